@@ -1,0 +1,148 @@
+"""Feeds from bytes: RSS 0.9x/1.0/2.0, Atom, RDF (feedparser) and JSON Feed 1.0/1.1.
+
+Never hand feedparser a URL or a path: the bytes come from our own fetcher, and the HTTP
+headers travel with them so a charset declared only in Content-Type is honoured.
+"""
+
+from __future__ import annotations
+
+import calendar
+import json
+from datetime import datetime, timezone
+from typing import Any
+
+from guanxi.errors import GuanxiError
+from guanxi.models import Entry, FeedMeta
+from transforms.text import first_image, html_to_text, looks_like_html
+
+
+class FeedError(GuanxiError, ValueError):
+    """The bytes are not a feed we can read; message is one line starting with "parse:"."""
+
+
+def parse_feed(body: bytes, *, content_type: str | None = None, url: str | None = None
+               ) -> tuple[FeedMeta, list[Entry]]:
+    """Parse a feed document of any supported format into entries."""
+    head = body[:512].lstrip(b"\xef\xbb\xbf \t\r\n")
+    if head.startswith(b"{") or (content_type or "").split(";")[0].strip().endswith("json"):
+        return parse_json_feed(body)
+    return _parse_xml_feed(body, content_type=content_type, url=url)
+
+
+def _parse_xml_feed(body: bytes, *, content_type: str | None, url: str | None
+                    ) -> tuple[FeedMeta, list[Entry]]:
+    import feedparser  # imported lazily: it is slow to import and only ingest needs it
+
+    headers = {"content-type": content_type or "application/xml"}
+    if url:
+        headers["content-location"] = url
+    parsed = feedparser.parse(body, response_headers=headers)
+    if not parsed.entries and parsed.bozo and not parsed.feed:
+        exc = parsed.get("bozo_exception")
+        raise FeedError(f"parse: not a feed ({_one_line(exc)})")
+    if not parsed.entries and not parsed.feed.get("title") and parsed.version == "":
+        raise FeedError("parse: no feed found in the document")
+    feed = parsed.feed
+    meta = FeedMeta(title=feed.get("title"), link=feed.get("link"))
+    return meta, [_xml_entry(e) for e in parsed.entries]
+
+
+def _xml_entry(e: Any) -> Entry:
+    html = None
+    if e.get("content"):
+        # Prefer the richest body: content:encoded / atom:content over the summary.
+        html = max((c.get("value") or "" for c in e.content), key=len) or None
+    summary = e.get("summary") or ""
+    if not html or len(summary) > len(html):
+        html = summary or html
+    text = html_to_text(html) if html and looks_like_html(html) else (html or "").strip()
+    title = (e.get("title") or "").strip()
+    if title and looks_like_html(title):
+        title = html_to_text(title)
+    image = _xml_image(e) or first_image(html)
+    when = e.get("published_parsed") or e.get("updated_parsed") or e.get("created_parsed")
+    return Entry(
+        guid=e.get("id") or None,
+        url=e.get("link") or None,
+        title=title,
+        text=text,
+        html=html,
+        published_at=datetime.fromtimestamp(calendar.timegm(when), timezone.utc) if when else None,
+        author=e.get("author") or None,
+        image=image,
+        lang=(e.get("language") or None),
+    )
+
+
+def _xml_image(e: Any) -> str | None:
+    for key in ("media_content", "media_thumbnail"):
+        for m in e.get(key) or []:
+            url = m.get("url")
+            if url and (m.get("medium") in (None, "image") or "image" in (m.get("type") or "")):
+                return url
+    for link in e.get("links") or []:
+        if link.get("rel") == "enclosure" and (link.get("type") or "").startswith("image/"):
+            return link.get("href")
+    return None
+
+
+def parse_json_feed(body: bytes) -> tuple[FeedMeta, list[Entry]]:
+    """JSON Feed 1.0 and 1.1 (https://jsonfeed.org/version/1.1)."""
+    try:
+        doc = json.loads(body.decode("utf-8-sig"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise FeedError(f"parse: invalid JSON Feed ({_one_line(exc)})") from None
+    if not isinstance(doc, dict) or not str(doc.get("version", "")).startswith("https://jsonfeed.org/version/"):
+        raise FeedError("parse: JSON document is not a JSON Feed (no jsonfeed.org version)")
+    items = doc.get("items")
+    if not isinstance(items, list):
+        raise FeedError("parse: JSON Feed has no items list")
+    meta = FeedMeta(title=_s(doc.get("title")), link=_s(doc.get("home_page_url")))
+    entries = []
+    for item in items:
+        if not isinstance(item, dict):
+            continue
+        html = _s(item.get("content_html"))
+        text = html_to_text(html) if html else (_s(item.get("content_text")) or _s(item.get("summary")) or "")
+        authors = item.get("authors") or ([item["author"]] if isinstance(item.get("author"), dict) else [])
+        author = next((_s(a.get("name")) for a in authors if isinstance(a, dict) and a.get("name")), None)
+        entries.append(Entry(
+            guid=_s(item.get("id")) if item.get("id") not in (None, "") else None,
+            url=_s(item.get("url")) or _s(item.get("external_url")),
+            title=_s(item.get("title")) or "",
+            text=text.strip(),
+            html=html,
+            published_at=parse_iso(_s(item.get("date_published")) or _s(item.get("date_modified"))),
+            author=author,
+            image=_s(item.get("image")) or _s(item.get("banner_image")) or first_image(html),
+            lang=_s(item.get("language")) or _s(doc.get("language")),
+        ))
+    return meta, entries
+
+
+def parse_iso(value: str | None) -> datetime | None:
+    """An RFC 3339 / ISO 8601 timestamp as aware UTC; naive values are taken as UTC."""
+    if not value:
+        return None
+    try:
+        dt = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    if dt.tzinfo is None:
+        dt = dt.replace(tzinfo=timezone.utc)
+    return dt.astimezone(timezone.utc)
+
+
+def _s(value: Any) -> str | None:
+    """A string field from JSON, or None (numbers become strings; other types are ignored)."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return str(value)
+    return None
+
+
+def _one_line(exc: BaseException | None) -> str:
+    if exc is None:
+        return "unknown error"
+    return (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]

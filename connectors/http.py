@@ -1,0 +1,261 @@
+"""One shared, polite HTTP client for a run: conditional GET, limits, manual redirects.
+
+Everything a fetch learns (status, validators, redirects, errors) comes back as data in a
+`FetchResult`; nothing here raises for a bad server. Bodies are bytes: parsing is elsewhere.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import email.utils
+import time
+import zlib
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from urllib.parse import urljoin, urlsplit
+
+import httpx
+
+MAX_REDIRECTS = 10
+PERMANENT = {301, 308}
+TEMPORARY = {302, 303, 307}
+
+
+@dataclass(frozen=True, slots=True)
+class FetchRequest:
+    url: str
+    etag: str | None = None
+    last_modified: str | None = None
+    headers: tuple[tuple[str, str], ...] = ()
+
+
+@dataclass(slots=True)
+class FetchResult:
+    """What happened to one request. `error` is one line starting with "fetch:"."""
+
+    url: str
+    final_url: str
+    status_code: int | None = None
+    body: bytes | None = None
+    headers: dict[str, str] = field(default_factory=dict)
+    not_modified: bool = False
+    error: str | None = None
+    permanent_redirect: bool = False  # every hop to final_url was 301/308
+    retry_after_s: float | None = None
+    elapsed_s: float = 0.0
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None and (self.not_modified or self.body is not None)
+
+    @property
+    def content_type(self) -> str | None:
+        return self.headers.get("content-type")
+
+
+@dataclass(frozen=True, slots=True)
+class FetchLimits:
+    connect_s: float = 10.0
+    read_s: float = 20.0
+    total_s: float = 60.0
+    max_bytes: int = 15 * 2**20
+    concurrency: int = 32
+    per_host: int = 4
+    user_agent: str = "Guanxi/0.1"
+
+
+class BodyTooLarge(Exception):
+    pass
+
+
+def parse_retry_after(value: str | None, now: float | None = None) -> float | None:
+    """Seconds to wait from a Retry-After header (delta-seconds or an HTTP date)."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=timezone.utc)
+    now_dt = datetime.fromtimestamp(now if now is not None else time.time(), timezone.utc)
+    return max(0.0, (when - now_dt).total_seconds())
+
+
+class _Decoder:
+    """Incremental gzip/deflate/br decoder that enforces a cap on decompressed bytes."""
+
+    def __init__(self, encoding: str, cap: int):
+        self.cap, self.size, self.parts = cap, 0, []
+        enc = encoding.strip().lower()
+        self._zlib = enc in ("gzip", "x-gzip", "deflate")
+        if enc in ("gzip", "x-gzip"):
+            self._d = zlib.decompressobj(16 + zlib.MAX_WBITS)
+        elif enc == "deflate":
+            self._d = zlib.decompressobj()
+        elif enc == "br":
+            import brotli  # only needed when a server sends brotli
+            self._d = brotli.Decompressor()
+        else:
+            self._d = None
+
+    def feed(self, chunk: bytes) -> None:
+        if self._d is None:
+            out = chunk
+        elif self._zlib:
+            # Bound each step's output so a bomb cannot allocate far past the cap.
+            out = self._d.decompress(chunk, self.cap - self.size + 1)
+            while self._d.unconsumed_tail and self.size + len(out) <= self.cap:
+                out += self._d.decompress(self._d.unconsumed_tail, self.cap - self.size - len(out) + 1)
+        else:
+            out = self._d.process(chunk)
+        self.size += len(out)
+        if self.size > self.cap:
+            raise BodyTooLarge
+        self.parts.append(out)
+
+    def result(self) -> bytes:
+        return b"".join(self.parts)
+
+
+class Fetcher:
+    """An async HTTP client shared by a whole run, with global and per-host concurrency caps."""
+
+    def __init__(self, limits: FetchLimits = FetchLimits(), *, transport: httpx.AsyncBaseTransport | None = None):
+        self.limits = limits
+        self._transport = transport
+        self._client: httpx.AsyncClient | None = None
+        self._global = asyncio.Semaphore(limits.concurrency)
+        self._hosts: dict[str, asyncio.Semaphore] = {}
+
+    async def __aenter__(self) -> "Fetcher":
+        lim = self.limits
+        self._client = httpx.AsyncClient(
+            follow_redirects=False,
+            timeout=httpx.Timeout(lim.read_s, connect=lim.connect_s),
+            limits=httpx.Limits(max_connections=lim.concurrency,
+                                max_keepalive_connections=lim.concurrency),
+            headers={"User-Agent": lim.user_agent,
+                     "Accept": "application/atom+xml, application/rss+xml, application/feed+json, "
+                               "application/json;q=0.9, application/xml;q=0.9, text/xml;q=0.9, */*;q=0.8",
+                     # We decode ourselves so the size cap applies to decompressed bytes.
+                     "Accept-Encoding": "gzip, deflate, br"},
+            transport=self._transport,
+            trust_env=False,
+        )
+        return self
+
+    async def __aexit__(self, *exc) -> None:
+        assert self._client is not None
+        await self._client.aclose()
+
+    def _host_sem(self, url: str) -> asyncio.Semaphore:
+        host = urlsplit(url).netloc.lower()
+        sem = self._hosts.get(host)
+        if sem is None:
+            sem = self._hosts[host] = asyncio.Semaphore(self.limits.per_host)
+        return sem
+
+    async def fetch_many(self, requests: Sequence[FetchRequest]) -> list[FetchResult]:
+        return list(await asyncio.gather(*(self.fetch(r) for r in requests)))
+
+    async def fetch(self, req: FetchRequest) -> FetchResult:
+        start = time.monotonic()
+        async with self._global:
+            try:
+                result = await asyncio.wait_for(self._fetch(req), self.limits.total_s)
+            except asyncio.TimeoutError:
+                result = FetchResult(req.url, req.url,
+                                     error=f"fetch: gave up after {self.limits.total_s:g} s (total deadline)")
+        result.elapsed_s = time.monotonic() - start
+        return result
+
+    async def _fetch(self, req: FetchRequest) -> FetchResult:
+        assert self._client is not None
+        url, permanent = req.url, True
+        headers = dict(req.headers)
+        if req.etag:
+            headers["If-None-Match"] = req.etag
+        if req.last_modified:
+            headers["If-Modified-Since"] = req.last_modified
+        for _hop in range(MAX_REDIRECTS + 1):
+            scheme = urlsplit(url).scheme.lower()
+            if scheme not in ("http", "https"):
+                return FetchResult(req.url, url, error=f"fetch: refused non-http(s) URL {url[:200]}")
+            try:
+                async with self._host_sem(url):
+                    resp_or_result = await self._one(req.url, url, headers)
+            except httpx.TimeoutException as exc:
+                kind = "connect" if isinstance(exc, httpx.ConnectTimeout) else "read"
+                return FetchResult(req.url, url, error=f"fetch: {kind} timeout at {url[:200]}")
+            except (httpx.HTTPError, httpx.InvalidURL) as exc:
+                # InvalidURL covers a Location httpx cannot even parse (e.g. javascript:).
+                return FetchResult(req.url, url, error=f"fetch: {type(exc).__name__}: {_one_line(exc)}")
+            if isinstance(resp_or_result, FetchResult):
+                resp_or_result.permanent_redirect = permanent and resp_or_result.final_url != req.url
+                return resp_or_result
+            status, location = resp_or_result
+            if not location:
+                return FetchResult(req.url, url, status_code=status,
+                                   error=f"fetch: HTTP {status} redirect without Location")
+            permanent = permanent and status in PERMANENT
+            url = urljoin(url, location)
+        return FetchResult(req.url, url, error=f"fetch: more than {MAX_REDIRECTS} redirects")
+
+    async def _one(self, original: str, url: str, headers: dict[str, str]):
+        """One request; returns (status, location) for a redirect, else a FetchResult."""
+        assert self._client is not None
+        cap = self.limits.max_bytes
+        async with self._client.stream("GET", url, headers=headers) as resp:
+            status = resp.status_code
+            hdrs = {k.lower(): v for k, v in resp.headers.items()}
+            if status in PERMANENT | TEMPORARY:
+                return status, resp.headers.get("location")
+            if status == 304:
+                return FetchResult(original, url, status_code=304, headers=hdrs, not_modified=True)
+            if status >= 400:
+                res = FetchResult(original, url, status_code=status, headers=hdrs,
+                                  error=f"fetch: HTTP {status} {resp.reason_phrase}".rstrip())
+                if status in (429, 503):
+                    res.retry_after_s = parse_retry_after(resp.headers.get("retry-after"))
+                return res
+            declared = resp.headers.get("content-length")
+            if declared and declared.isdigit() and int(declared) > cap:
+                return FetchResult(original, url, status_code=status, headers=hdrs,
+                                   error=f"fetch: body of {int(declared)} bytes exceeds the {cap}-byte cap")
+            decoder = _Decoder(resp.headers.get("content-encoding", ""), cap)
+            raw = 0
+            try:
+                async for chunk in resp.aiter_raw():
+                    raw += len(chunk)
+                    if raw > cap:
+                        raise BodyTooLarge
+                    decoder.feed(chunk)
+            except BodyTooLarge:
+                return FetchResult(original, url, status_code=status, headers=hdrs,
+                                   error=f"fetch: body exceeds the {cap}-byte cap")
+            except httpx.HTTPError:
+                raise
+            except Exception as exc:  # zlib.error, brotli.error: no common base class
+                return FetchResult(original, url, status_code=status, headers=hdrs,
+                                   error=f"fetch: cannot decode {resp.headers.get('content-encoding')} body: {_one_line(exc)}")
+            return FetchResult(original, url, status_code=status, headers=hdrs, body=decoder.result())
+
+
+def _one_line(exc: BaseException) -> str:
+    text = str(exc).strip() or type(exc).__name__
+    return text.splitlines()[0][:300]
+
+
+def run_fetches(requests: Sequence[FetchRequest], limits: FetchLimits = FetchLimits()) -> list[FetchResult]:
+    """Fetch many URLs concurrently on one client, from synchronous code."""
+
+    async def go() -> list[FetchResult]:
+        async with Fetcher(limits) as f:
+            return await f.fetch_many(requests)
+
+    return asyncio.run(go())

@@ -1,0 +1,219 @@
+"""The ingest pipeline as plain functions: roster -> due sources -> fetch -> identify -> tag -> store.
+
+Reads top to bottom like Miniflux's handler. The store is held only in two short write
+windows (before and after the network), so a slow feed never blocks anyone else.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from connectors.http import FetchLimits
+from connectors.sources import SourceTask, SpecError, fetch_all, resolve_spec
+from guanxi import store
+from guanxi.config import Config, PersonConfig
+from guanxi.models import Batch, Entry
+from transforms.identity import content_hash, identity_key, post_id
+from transforms.lang import detect_lang
+
+BACKOFF_BASE = timedelta(minutes=5)
+BACKOFF_MAX = timedelta(hours=24)
+
+
+@dataclass(slots=True)
+class IngestSummary:
+    sources_ok: int = 0
+    sources_not_modified: int = 0
+    sources_failed: int = 0
+    sources_skipped: int = 0
+    posts_new: int = 0
+    posts_updated: int = 0
+    failures: list[tuple[str, str, str]] = field(default_factory=list)  # person, url, error
+
+    def line(self) -> str:
+        return (f"sources: {self.sources_ok} ok, {self.sources_not_modified} not modified, "
+                f"{self.sources_failed} failed"
+                + (f", {self.sources_skipped} waiting to retry" if self.sources_skipped else "")
+                + f"; posts: {self.posts_new} new, {self.posts_updated} updated")
+
+
+def sync_roster(con, people: Iterable[PersonConfig], *, rsshub_base_url: str,
+                base_dir: str | None, say: Callable[[str], None]) -> None:
+    """Bring the config's roster into the store (add or update; never delete)."""
+    for p in people:
+        pid, _ = store.upsert_person(con, name=p.name, origin="config", grp=p.group,
+                                     aliases=p.aliases, email=p.email, cadence_days=p.cadence_days,
+                                     language=p.language, notes=p.notes)
+        for spec in p.feeds:
+            try:
+                resolved = resolve_spec(spec, rsshub_base_url=rsshub_base_url, base_dir=base_dir)
+            except SpecError as exc:
+                say(f"roster: {p.name}: {exc}")
+                continue
+            store.ensure_source(con, person_id=pid, kind=resolved.kind, spec=spec, url=resolved.url)
+
+
+def due_tasks(sources: Iterable[store.SourceRow], now: datetime) -> tuple[list[SourceTask], int]:
+    """Sources to read now: not gone, and past their back-off time."""
+    tasks, waiting = [], 0
+    for s in sources:
+        if s.status == "gone":
+            continue
+        if s.next_attempt_at is not None and s.next_attempt_at > now:
+            waiting += 1
+            continue
+        tasks.append(SourceTask(s.source_id, s.kind, s.url, s.etag, s.last_modified))
+    return tasks, waiting
+
+
+@dataclass(frozen=True, slots=True)
+class PostRecord:
+    post_id: str
+    person_id: int
+    source_id: int
+    entry: Entry
+    key: str
+    content_hash: str
+    lang: str
+    published_at: datetime
+
+
+def records_for(batch: Batch, *, source: store.SourceRow, now: datetime,
+                language_hint: str | None = None) -> list[PostRecord]:
+    """Give each entry its identity; a feed that repeats one guid keeps its items apart."""
+    out: dict[str, PostRecord] = {}
+    for entry in batch.entries:
+        if entry.visibility != "public":
+            continue
+        if not (entry.title or entry.text):
+            continue
+        key = identity_key(entry)
+        chash = content_hash(entry.title, entry.text)
+        pid = post_id(source.person_id, key)
+        if pid in out and out[pid].content_hash != chash:
+            # Same guid, different item: fall back to URL + content so neither is lost.
+            key = f"{key}#{chash[:12]}"
+            pid = post_id(source.person_id, key)
+        text_for_lang = f"{entry.title}\n{entry.text}"
+        out[pid] = PostRecord(
+            post_id=pid, person_id=source.person_id, source_id=source.source_id, entry=entry,
+            key=key, content_hash=chash,
+            lang=entry.lang[:2].lower() if entry.lang and entry.lang[:2].lower() in ("zh", "en")
+            else detect_lang(text_for_lang),
+            published_at=entry.published_at or now,
+        )
+    return list(out.values())
+
+
+def _backoff(error_count: int, retry_after_s: float | None) -> timedelta:
+    delay = min(BACKOFF_BASE * (2 ** max(0, error_count - 1)), BACKOFF_MAX)
+    if retry_after_s is not None:
+        delay = max(delay, timedelta(seconds=min(retry_after_s, BACKOFF_MAX.total_seconds())))
+    return delay
+
+
+def record_fetch(con, source: store.SourceRow, batch: Batch, now: datetime,
+                 say: Callable[[str], None]) -> None:
+    """Persist what a fetch taught us about its source (status, validators, redirects)."""
+    if batch.status in ("ok", "not_modified"):
+        new_url, seen = source.url, None
+        if batch.permanent_redirect and batch.final_url and batch.final_url != source.url:
+            if source.redirect_seen == batch.final_url:
+                new_url = batch.final_url  # seen on two consecutive fetches: adopt it
+                say(f"source {source.source_id}: moved permanently to {new_url}; URL updated")
+            else:
+                seen = batch.final_url
+        con.execute(
+            """UPDATE sources SET status = 'ok', last_error = NULL, error_count = 0,
+                   next_attempt_at = NULL, http_status = ?, last_fetched_at = ?, last_ok_at = ?,
+                   etag = coalesce(?, etag), last_modified = coalesce(?, last_modified),
+                   url = ?, redirect_seen = ?, title = coalesce(?, title)
+               WHERE source_id = ?""",
+            [batch.http_status, now, now, batch.meta.etag, batch.meta.last_modified, new_url,
+             seen, batch.meta.title, source.source_id])
+        return
+    count = source.error_count + 1
+    next_at = None if batch.status == "gone" else now + _backoff(count, batch.retry_after_s)
+    con.execute(
+        """UPDATE sources SET status = ?, last_error = ?, error_count = ?, next_attempt_at = ?,
+               http_status = ?, last_fetched_at = ? WHERE source_id = ?""",
+        [batch.status, batch.error, count, next_at, batch.http_status, now, source.source_id])
+
+
+def save_posts(con, records: list[PostRecord], now: datetime, *, taxonomy=None) -> tuple[int, int]:
+    """Insert new posts, update edited ones (and re-tag them); return (new, updated)."""
+    if not records:
+        return 0, 0
+    records = list({r.post_id: r for r in records}.values())  # one post seen on two sources
+    from transforms.tagging import load_taxonomy, tag_post, taxonomy_fingerprint
+
+    tax = taxonomy or load_taxonomy()
+    fingerprint = taxonomy_fingerprint(tax)
+    ids = [r.post_id for r in records]
+    existing = dict(con.execute(
+        "SELECT post_id, content_hash FROM posts WHERE post_id IN (SELECT unnest(?))", [ids]).fetchall())
+    new = [r for r in records if r.post_id not in existing]
+    changed = [r for r in records if r.post_id in existing and existing[r.post_id] != r.content_hash]
+    if changed:
+        changed_ids = [r.post_id for r in changed]
+        con.execute("DELETE FROM posts WHERE post_id IN (SELECT unnest(?))", [changed_ids])
+    touched = new + changed
+    if touched:
+        touched_ids = [r.post_id for r in touched]
+        con.execute("DELETE FROM post_topics WHERE post_id IN (SELECT unnest(?))", [touched_ids])
+        con.execute("DELETE FROM post_signals WHERE post_id IN (SELECT unnest(?))", [touched_ids])
+    post_rows, topic_rows, signal_rows = [], [], []
+    for r in touched:
+        e = r.entry
+        tags = tag_post(e.title, e.text, taxonomy=tax)
+        post_rows.append([r.post_id, r.person_id, r.source_id, e.url, e.title, e.text,
+                          r.published_at, r.lang, r.key, r.content_hash, e.image, e.is_repost,
+                          now, now, fingerprint])
+        topic_rows += [[r.post_id, t, list(tags.evidence.get(t, ()))] for t in tags.topics]
+        signal_rows += [[r.post_id, s, list(tags.evidence.get(s, ()))] for s in tags.signals]
+    store.bulk_insert(con, "posts", ["post_id", "person_id", "source_id", "url", "title", "text",
+                                     "published_at", "lang", "guid", "content_hash", "image",
+                                     "is_repost", "fetched_at", "updated_at", "tagged_with"], post_rows)
+    store.bulk_insert(con, "post_topics", ["post_id", "topic", "evidence"], topic_rows)
+    store.bulk_insert(con, "post_signals", ["post_id", "signal", "evidence"], signal_rows)
+    return len(new), len(changed)
+
+
+def ingest(config: Config, *, now: datetime | None = None,
+           say: Callable[[str], None] = lambda m: print(m, file=sys.stderr)) -> IngestSummary:
+    """Fetch every due source, store new and changed posts with their tags."""
+    now = now or store.now_utc()
+    base_dir = str(config.path.parent) if config.path else None
+    with store.write_window(config.store_path) as con:
+        sync_roster(con, config.people, rsshub_base_url=config.rsshub_base_url,
+                    base_dir=base_dir, say=say)
+        sources = {s.source_id: s for s in store.load_sources(con)}
+    tasks, waiting = due_tasks(sources.values(), now)
+
+    ic = config.ingest
+    limits = FetchLimits(read_s=ic.timeout_s, total_s=max(ic.timeout_s * 3, ic.timeout_s + 10),
+                         max_bytes=ic.max_body_bytes, concurrency=ic.concurrency,
+                         per_host=ic.per_host, user_agent=ic.user_agent)
+    batches = fetch_all(tasks, limits)
+
+    summary = IngestSummary(sources_skipped=waiting)
+    records: list[PostRecord] = []
+    for sid, batch in batches.items():
+        src = sources[sid]
+        if batch.status == "ok":
+            summary.sources_ok += 1
+            records += records_for(batch, source=src, now=now)
+        elif batch.status == "not_modified":
+            summary.sources_not_modified += 1
+        else:
+            summary.sources_failed += 1
+            summary.failures.append((src.person, src.url, batch.error or batch.status))
+
+    with store.write_window(config.store_path) as con:
+        for sid, batch in batches.items():
+            record_fetch(con, sources[sid], batch, now, say)
+        summary.posts_new, summary.posts_updated = save_posts(con, records, now)
+    return summary

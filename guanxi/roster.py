@@ -1,0 +1,97 @@
+"""The roster outside the config: OPML import/export and people listing."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from xml.etree import ElementTree as ET
+
+from guanxi import store
+from guanxi.errors import GuanxiError
+
+
+class OpmlError(GuanxiError, ValueError):
+    """A malformed OPML file; one line naming the problem."""
+
+
+@dataclass(slots=True)
+class OpmlPerson:
+    name: str
+    group: str | None
+    feeds: list[str] = field(default_factory=list)
+
+
+def parse_opml(data: bytes, *, filename: str = "OPML") -> list[OpmlPerson]:
+    """People from an OPML export: outline title (else text) names the person, xmlUrl the feed;
+    outlines with the same name join one person; a parent outline's name becomes the group."""
+    if b"<!DOCTYPE" in data[:2048] or b"<!ENTITY" in data:
+        raise OpmlError(f"opml: {filename}: DOCTYPE/ENTITY declarations are not allowed")
+    try:
+        root = ET.fromstring(data)
+    except ET.ParseError as exc:
+        raise OpmlError(f"opml: {filename}: not well-formed XML ({exc})") from None
+    if root.tag.lower() != "opml":
+        raise OpmlError(f"opml: {filename}: root element is <{root.tag}>, expected <opml>")
+    body = root.find("body")
+    if body is None:
+        raise OpmlError(f"opml: {filename}: no <body> element")
+    people: dict[str, OpmlPerson] = {}
+
+    def label(el: ET.Element) -> str:
+        return (el.get("title") or el.get("text") or "").strip()
+
+    def walk(el: ET.Element, group: str | None) -> None:
+        for child in el.findall("outline"):
+            url = (child.get("xmlUrl") or child.get("xmlurl") or "").strip()
+            if url:
+                name = label(child) or url
+                person = people.setdefault(name, OpmlPerson(name, group))
+                if url not in person.feeds:
+                    person.feeds.append(url)
+            else:
+                walk(child, label(child) or group)
+
+    walk(body, None)
+    return list(people.values())
+
+
+def import_opml(con, people: list[OpmlPerson], *, rsshub_base_url: str) -> tuple[int, int]:
+    """Add people and sources; return (people added, sources added). Idempotent."""
+    from connectors.sources import SpecError, resolve_spec
+
+    added_people = added_sources = 0
+    for p in people:
+        pid, created = store.upsert_person(con, name=p.name, origin="opml", grp=p.group,
+                                           aliases=_existing_aliases(con, p.name))
+        added_people += created
+        for url in p.feeds:
+            try:
+                resolved = resolve_spec(url, rsshub_base_url=rsshub_base_url)
+            except SpecError:
+                continue
+            _, created = store.ensure_source(con, person_id=pid, kind=resolved.kind, spec=url,
+                                             url=resolved.url)
+            added_sources += created
+    return added_people, added_sources
+
+
+def _existing_aliases(con, name: str) -> list[str]:
+    row = con.execute("SELECT aliases FROM people WHERE name = ?", [name]).fetchone()
+    return list(row[0] or []) if row else []
+
+
+def list_people(con) -> list[dict]:
+    """Each person with their sources and health, for `guanxi people list`."""
+    rows = con.execute(
+        """SELECT p.name, p.grp, s.kind, s.url, s.status, s.last_error, s.error_count,
+                  s.next_attempt_at, s.last_ok_at,
+                  (SELECT count(*) FROM posts x WHERE x.source_id = s.source_id)
+           FROM people p LEFT JOIN sources s USING (person_id)
+           ORDER BY p.grp NULLS LAST, p.name, s.source_id""").fetchall()
+    out: dict[str, dict] = {}
+    for name, grp, kind, url, status, err, count, next_at, last_ok, posts in rows:
+        person = out.setdefault(name, {"name": name, "group": grp, "sources": []})
+        if url:
+            person["sources"].append({"kind": kind, "url": url, "status": status, "last_error": err,
+                                      "error_count": count, "next_attempt_at": next_at,
+                                      "last_ok_at": last_ok, "posts": posts})
+    return list(out.values())

@@ -1,0 +1,303 @@
+"""The DuckDB store: schema, forward migrations, and every write (this module is the only writer).
+
+DuckDB lets one process write a file at a time, and any other process holding the file (even
+read-only) blocks it. So writers open the file only for short write windows (`write_window`),
+and wait with bounded backoff when someone else holds it, saying so on stderr.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import sys
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import duckdb
+
+from guanxi.errors import GuanxiError
+
+# Each entry migrates the schema from version i to i+1. Append only; never edit a shipped one.
+MIGRATIONS: list[str] = [
+    # 1: the contract's tables plus the state fetching and the follow-up loop need.
+    """
+    CREATE SEQUENCE IF NOT EXISTS person_seq START 1;
+    CREATE SEQUENCE IF NOT EXISTS source_seq START 1;
+    CREATE TABLE people (
+        person_id    INTEGER PRIMARY KEY DEFAULT nextval('person_seq'),
+        name         VARCHAR NOT NULL UNIQUE,
+        grp          VARCHAR,
+        aliases      VARCHAR[] DEFAULT [],
+        email        VARCHAR,
+        cadence_days INTEGER,
+        language     VARCHAR,
+        notes        VARCHAR,
+        origin       VARCHAR,            -- 'config' | 'opml' | 'cli'
+        created_at   TIMESTAMPTZ DEFAULT current_timestamp
+    );
+    CREATE TABLE sources (
+        source_id       INTEGER PRIMARY KEY DEFAULT nextval('source_seq'),
+        person_id       INTEGER NOT NULL,
+        kind            VARCHAR NOT NULL,  -- feed | mastodon | bsky | rsshub | export
+        spec            VARCHAR NOT NULL,  -- as the user wrote it
+        url             VARCHAR NOT NULL,  -- what is fetched now (may follow 301s)
+        status          VARCHAR NOT NULL DEFAULT 'new',  -- new|ok|not_modified|failed|gone
+        last_error      VARCHAR,
+        error_count     INTEGER NOT NULL DEFAULT 0,
+        next_attempt_at TIMESTAMPTZ,
+        etag            VARCHAR,
+        last_modified   VARCHAR,
+        http_status     INTEGER,
+        last_fetched_at TIMESTAMPTZ,
+        last_ok_at      TIMESTAMPTZ,
+        redirect_seen   VARCHAR,           -- a 301/308 target seen once; adopted when seen twice
+        title           VARCHAR,
+        UNIQUE (person_id, spec)
+    );
+    CREATE TABLE posts (
+        post_id      VARCHAR PRIMARY KEY,
+        person_id    INTEGER NOT NULL,
+        source_id    INTEGER NOT NULL,
+        url          VARCHAR,
+        title        VARCHAR,
+        text         VARCHAR,
+        published_at TIMESTAMPTZ,
+        lang         VARCHAR,
+        guid         VARCHAR,
+        content_hash VARCHAR,
+        image        VARCHAR,
+        is_repost    BOOLEAN DEFAULT false,
+        fetched_at   TIMESTAMPTZ,
+        updated_at   TIMESTAMPTZ,
+        tagged_with  VARCHAR
+    );
+    CREATE TABLE post_topics  (post_id VARCHAR NOT NULL, topic  VARCHAR NOT NULL, evidence VARCHAR[]);
+    CREATE TABLE post_signals (post_id VARCHAR NOT NULL, signal VARCHAR NOT NULL, evidence VARCHAR[]);
+    CREATE INDEX post_topics_post ON post_topics(post_id);
+    CREATE INDEX post_signals_post ON post_signals(post_id);
+    CREATE INDEX posts_published ON posts(published_at);
+    CREATE TABLE contacts (
+        person_id INTEGER NOT NULL, happened_at TIMESTAMPTZ NOT NULL, kind VARCHAR NOT NULL, note VARCHAR
+    );
+    CREATE TABLE favours (
+        person_id INTEGER NOT NULL, happened_at TIMESTAMPTZ NOT NULL,
+        direction VARCHAR NOT NULL,  -- gave | received
+        what VARCHAR NOT NULL
+    );
+    CREATE TABLE starter_feedback (
+        starter_id VARCHAR NOT NULL, person_id INTEGER, action VARCHAR NOT NULL, happened_at TIMESTAMPTZ NOT NULL
+    );
+    CREATE TABLE digests (
+        day DATE NOT NULL, recipient VARCHAR, html_path VARCHAR, text_path VARCHAR,
+        message_id VARCHAR, rendered_at TIMESTAMPTZ, sent_at TIMESTAMPTZ, status VARCHAR
+    );
+    """,
+]
+
+SCHEMA_VERSION = len(MIGRATIONS)
+
+
+class StoreBusy(GuanxiError):
+    """Another process held the store for longer than we were willing to wait."""
+
+
+class StoreError(GuanxiError):
+    """The store file is unusable (corrupt, newer schema, not a DuckDB file)."""
+
+
+def _is_lock_error(exc: Exception) -> bool:
+    msg = str(exc)
+    return "lock" in msg.lower() and ("Conflicting" in msg or "Could not set lock" in msg)
+
+
+def connect(path: Path, *, read_only: bool = False, wait_s: float = 60.0,
+            say=lambda msg: print(msg, file=sys.stderr)) -> duckdb.DuckDBPyConnection:
+    """Open the store, waiting with backoff (up to wait_s) while another process holds it."""
+    if read_only and not path.exists():
+        raise StoreError(f"store: {path} does not exist yet (run `guanxi ingest` first)")
+    if not read_only:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    deadline = time.monotonic() + wait_s
+    delay, told = 0.05, False
+    while True:
+        try:
+            con = duckdb.connect(str(path), read_only=read_only)
+            break
+        except duckdb.IOException as exc:
+            if not _is_lock_error(exc):
+                raise StoreError(f"store: cannot open {path}: {str(exc).splitlines()[0]}") from None
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise StoreBusy(
+                    f"store: {path} is held by another process ({_holder(exc)}); gave up after "
+                    f"{wait_s:g} s. Nothing was written; close the other session and run again."
+                ) from None
+            if not told:
+                say(f"store: {path} is held by another process ({_holder(exc)}); waiting up to "
+                    f"{wait_s:g} s")
+                told = True
+            time.sleep(min(delay, remaining))
+            delay = min(delay * 2, 2.0)
+        except duckdb.Error as exc:
+            raise StoreError(f"store: cannot open {path}: {str(exc).splitlines()[0]}") from None
+    if not read_only:
+        migrate(con)
+    else:
+        _check_version(con, path)
+    return con
+
+
+def _holder(exc: Exception) -> str:
+    msg = str(exc)
+    marker = "(PID "
+    if marker in msg:
+        return "PID " + msg.split(marker, 1)[1].split(")", 1)[0]
+    return "lock conflict"
+
+
+def _current_version(con: duckdb.DuckDBPyConnection) -> int:
+    con.execute("CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, "
+                "applied_at TIMESTAMPTZ DEFAULT current_timestamp)")
+    return con.execute("SELECT coalesce(max(version), 0) FROM schema_migrations").fetchone()[0]
+
+
+def _check_version(con: duckdb.DuckDBPyConnection, path: Path) -> None:
+    try:
+        v = con.execute("SELECT max(version) FROM schema_migrations").fetchone()[0] or 0
+    except duckdb.CatalogException:
+        v = 0
+    if v > SCHEMA_VERSION:
+        raise StoreError(f"store: {path} has schema {v}, newer than this Guanxi ({SCHEMA_VERSION})")
+
+
+def migrate(con: duckdb.DuckDBPyConnection) -> int:
+    """Apply pending forward migrations, each in its own transaction; return the new version."""
+    version = _current_version(con)
+    if version > SCHEMA_VERSION:
+        raise StoreError(f"store: schema {version} is newer than this Guanxi ({SCHEMA_VERSION})")
+    for target in range(version + 1, SCHEMA_VERSION + 1):
+        con.execute("BEGIN TRANSACTION")
+        try:
+            con.execute(MIGRATIONS[target - 1])
+            con.execute("INSERT INTO schema_migrations (version) VALUES (?)", [target])
+            con.execute("COMMIT")
+        except Exception:
+            con.execute("ROLLBACK")
+            raise
+    return SCHEMA_VERSION
+
+
+@contextlib.contextmanager
+def write_window(path: Path, *, wait_s: float = 60.0) -> Iterator[duckdb.DuckDBPyConnection]:
+    """A short transaction on the store: commit on success, roll back on error, then close."""
+    con = connect(path, wait_s=wait_s)
+    try:
+        con.execute("BEGIN TRANSACTION")
+        try:
+            yield con
+            con.execute("COMMIT")
+        except BaseException:
+            con.execute("ROLLBACK")
+            raise
+    finally:
+        con.close()
+
+
+@contextlib.contextmanager
+def reader(path: Path, *, wait_s: float = 60.0) -> Iterator[duckdb.DuckDBPyConnection]:
+    """A read-only connection that is closed as soon as the block ends."""
+    con = connect(path, read_only=True, wait_s=wait_s)
+    try:
+        yield con
+    finally:
+        con.close()
+
+
+def now_utc() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def bulk_insert(con: duckdb.DuckDBPyConnection, table: str, columns: Sequence[str],
+                rows: Sequence[Sequence[Any]], chunk: int = 500) -> None:
+    """Insert many rows with multi-row VALUES statements (DuckDB's executemany is per-row)."""
+    if not rows:
+        return
+    cols = ", ".join(columns)
+    one = "(" + ", ".join("?" * len(columns)) + ")"
+    for start in range(0, len(rows), chunk):
+        part = rows[start:start + chunk]
+        sql = f"INSERT INTO {table} ({cols}) VALUES " + ", ".join([one] * len(part))
+        con.execute(sql, [v for row in part for v in row])
+
+
+# --- people and sources --------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class SourceRow:
+    source_id: int
+    person_id: int
+    person: str
+    kind: str
+    spec: str
+    url: str
+    status: str
+    etag: str | None
+    last_modified: str | None
+    error_count: int
+    next_attempt_at: datetime | None
+    redirect_seen: str | None
+
+
+def upsert_person(con: duckdb.DuckDBPyConnection, *, name: str, origin: str,
+                  grp: str | None = None, aliases: Sequence[str] = (), email: str | None = None,
+                  cadence_days: int | None = None, language: str | None = None,
+                  notes: str | None = None) -> tuple[int, bool]:
+    """Insert or update a person by name; return (person_id, created)."""
+    row = con.execute("SELECT person_id FROM people WHERE name = ?", [name]).fetchone()
+    if row:
+        con.execute(
+            """UPDATE people SET grp = coalesce(?, grp), aliases = ?, email = coalesce(?, email),
+               cadence_days = coalesce(?, cadence_days), language = coalesce(?, language),
+               notes = coalesce(?, notes) WHERE person_id = ?""",
+            [grp, list(aliases), email, cadence_days, language, notes, row[0]])
+        return row[0], False
+    pid = con.execute(
+        """INSERT INTO people (name, grp, aliases, email, cadence_days, language, notes, origin)
+           VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING person_id""",
+        [name, grp, list(aliases), email, cadence_days, language, notes, origin]).fetchone()[0]
+    return pid, True
+
+
+def ensure_source(con: duckdb.DuckDBPyConnection, *, person_id: int, kind: str, spec: str,
+                  url: str) -> tuple[int, bool]:
+    """Add a source for a person unless it exists; return (source_id, created)."""
+    row = con.execute("SELECT source_id FROM sources WHERE person_id = ? AND spec = ?",
+                      [person_id, spec]).fetchone()
+    if row:
+        return row[0], False
+    sid = con.execute(
+        "INSERT INTO sources (person_id, kind, spec, url) VALUES (?, ?, ?, ?) RETURNING source_id",
+        [person_id, kind, spec, url]).fetchone()[0]
+    return sid, True
+
+
+def load_sources(con: duckdb.DuckDBPyConnection) -> list[SourceRow]:
+    rows = con.execute(
+        """SELECT s.source_id, s.person_id, p.name, s.kind, s.spec, s.url, s.status, s.etag,
+                  s.last_modified, s.error_count, s.next_attempt_at, s.redirect_seen
+           FROM sources s JOIN people p USING (person_id) ORDER BY s.source_id""").fetchall()
+    return [SourceRow(*r) for r in rows]
+
+
+def find_person(con: duckdb.DuckDBPyConnection, who: str) -> tuple[int, str] | None:
+    """Find a person by name, alias or email (case-insensitive)."""
+    row = con.execute(
+        """SELECT person_id, name FROM people
+           WHERE lower(name) = lower(?) OR lower(coalesce(email, '')) = lower(?)
+              OR list_contains(list_transform(aliases, a -> lower(a)), lower(?))
+           ORDER BY person_id LIMIT 1""", [who, who, who]).fetchone()
+    return (row[0], row[1]) if row else None

@@ -1,0 +1,92 @@
+"""The shared fetcher against a real HTTP server on 127.0.0.1."""
+
+import gzip
+
+import brotli
+import pytest
+
+from connectors.http import FetchLimits, FetchRequest, parse_retry_after, run_fetches
+from tests.loopback import Reply, static
+
+RSS = b"<rss version='2.0'><channel><title>t</title></channel></rss>"
+
+
+def fetch(url, limits=FetchLimits(), **kw):
+    return run_fetches([FetchRequest(url, **kw)], limits)[0]
+
+
+def test_plain_get_and_conditional_304(server):
+    server.routes["/f"] = static(RSS, etag='"v1"', last_modified="Sat, 21 Nov 2026 10:00:00 GMT")
+    first = fetch(server.url("/f"))
+    assert first.ok and first.body == RSS and first.headers["etag"] == '"v1"'
+    again = fetch(server.url("/f"), etag='"v1"', last_modified="Sat, 21 Nov 2026 10:00:00 GMT")
+    assert again.not_modified and again.status_code == 304 and again.body is None
+    assert server.hits("/f")[1].headers["if-none-match"] == '"v1"'
+    assert server.hits("/f")[1].headers["if-modified-since"] == "Sat, 21 Nov 2026 10:00:00 GMT"
+
+
+@pytest.mark.parametrize("encoding, pack", [("gzip", gzip.compress), ("br", brotli.compress)])
+def test_compressed_bodies(server, encoding, pack):
+    server.routes["/z"] = lambda req: Reply(200, pack(RSS), {"Content-Encoding": encoding})
+    res = fetch(server.url("/z"))
+    assert res.body == RSS
+    assert "gzip" in server.hits("/z")[0].headers["accept-encoding"]
+
+
+def test_decompression_bomb_stops_at_cap(server):
+    bomb = gzip.compress(b"\0" * (50 * 2**20))  # 50 MiB of zeros in ~50 KiB
+    server.routes["/bomb"] = lambda req: Reply(200, bomb, {"Content-Encoding": "gzip"})
+    res = fetch(server.url("/bomb"), FetchLimits(max_bytes=2**20))
+    assert not res.ok and "exceeds the 1048576-byte cap" in res.error
+
+
+def test_declared_and_streamed_size_caps(server):
+    server.routes["/big"] = lambda req: Reply(200, b"x" * 300_000)
+    res = fetch(server.url("/big"), FetchLimits(max_bytes=100_000))
+    assert res.error.startswith("fetch: body of 300000 bytes exceeds")
+
+
+def test_redirects_permanent_temporary_and_loops(server):
+    server.routes["/old"] = lambda req: Reply(301, headers={"Location": "/new"})
+    server.routes["/new"] = static(RSS)
+    server.routes["/tmp"] = lambda req: Reply(302, headers={"Location": "/new"})
+    server.routes["/loop"] = lambda req: Reply(307, headers={"Location": "/loop"})
+    server.routes["/js"] = lambda req: Reply(301, headers={"Location": "javascript:alert(1)"})
+    moved = fetch(server.url("/old"))
+    assert moved.ok and moved.final_url == server.url("/new") and moved.permanent_redirect
+    temp = fetch(server.url("/tmp"))
+    assert temp.ok and not temp.permanent_redirect
+    loop = fetch(server.url("/loop"))
+    assert loop.error == "fetch: more than 10 redirects"
+    assert len(server.hits("/loop")) == 11
+    js = fetch(server.url("/js"))
+    assert not js.ok and js.error.startswith("fetch: InvalidURL")
+    server.routes["/ftp"] = lambda req: Reply(302, headers={"Location": "ftp://127.0.0.1/feed"})
+    assert fetch(server.url("/ftp")).error == "fetch: refused non-http(s) URL ftp://127.0.0.1/feed"
+
+
+def test_status_errors_and_retry_after(server):
+    server.routes["/gone"] = lambda req: Reply(410, b"gone")
+    server.routes["/busy"] = lambda req: Reply(429, b"", {"Retry-After": "120"})
+    assert fetch(server.url("/gone")).status_code == 410
+    busy = fetch(server.url("/busy"))
+    assert busy.error == "fetch: HTTP 429 Too Many Requests" and busy.retry_after_s == 120
+
+
+def test_timeouts_are_bounded(server):
+    server.routes["/hang"] = lambda req: Reply(200, RSS, delay_s=3)
+    server.routes["/drip"] = lambda req: Reply(200, b"x" * 4000, chunk=100, drip_s=0.2)
+    res = fetch(server.url("/hang"), FetchLimits(read_s=0.5, total_s=5))
+    assert res.error == f"fetch: read timeout at {server.url('/hang')}"
+    drip = fetch(server.url("/drip"), FetchLimits(read_s=5, total_s=1))
+    assert drip.error == "fetch: gave up after 1 s (total deadline)" and drip.elapsed_s < 3
+
+
+def test_connection_refused_is_data_not_exception():
+    res = fetch("http://127.0.0.1:9/feed")
+    assert not res.ok and res.error.startswith("fetch: ConnectError")
+
+
+def test_parse_retry_after_date():
+    assert parse_retry_after("Sun, 22 Nov 2026 10:00:30 GMT", now=1795341600.0) == 30.0
+    assert parse_retry_after("soon") is None
