@@ -1,9 +1,7 @@
 """Checks on the bundled demo data in guanxi/sample/.
 
-Only the standard library and feedparser are used, so the data can be validated before the
-connectors exist. The demo server will own the real date-token substitution; until then this
-module carries its own small copy, `_test_only_expand_date_tokens`, which follows the token
-syntax documented in guanxi/sample/README.md.
+Dates are expanded with the demo server's own `render_tokens`, then each file is checked with
+feedparser and the standard library, independently of Guanxi's connectors.
 """
 
 from __future__ import annotations
@@ -13,11 +11,12 @@ import re
 import tomllib
 import xml.etree.ElementTree as ET
 from datetime import date, datetime, timedelta, timezone
-from email.utils import format_datetime
 from pathlib import Path
 
 import feedparser
 import pytest
+
+from guanxi.demo import render_tokens
 
 SAMPLE = Path(__file__).resolve().parents[1] / "guanxi" / "sample"
 FEEDS = SAMPLE / "feeds"
@@ -52,30 +51,13 @@ def _token_offset(m: re.Match[str]) -> timedelta:
     return delta if m["sign"] == "+" else -delta
 
 
-def _test_only_expand_date_tokens(text: str, now: datetime) -> str:
-    """TEST-ONLY stand-in for the demo server's token substitution (see sample README)."""
-
-    def render(m: re.Match[str]) -> str:
-        when = (now + _token_offset(m)).astimezone(timezone.utc)
-        kind = m["kind"]
-        if kind == "RFC822":
-            return format_datetime(when)  # "Sat, 21 Nov 2026 01:00:00 +0000"
-        if kind == "ISO":
-            return when.strftime("%Y-%m-%dT%H:%M:%SZ")
-        if kind == "ICS":
-            return when.strftime("%Y%m%dT%H%M%SZ")
-        return when.strftime("%Y%m%d")  # ICSDATE
-
-    return TOKEN_RE.sub(render, text)
-
-
 def _read(path: Path) -> str:
     # Bytes-then-decode keeps CRLF intact (read_text would translate newlines).
     return path.read_bytes().decode("utf-8")
 
 
 def _expanded(path: Path, now: datetime = NOW) -> str:
-    return _test_only_expand_date_tokens(_read(path), now)
+    return render_tokens(_read(path), now)
 
 
 def _all_sample_text_files() -> list[Path]:
@@ -85,7 +67,7 @@ def _all_sample_text_files() -> list[Path]:
 def test_helper_renders_expected_shapes():
     now = datetime(2026, 11, 22, 1, 0, tzinfo=timezone.utc)
     text = "@@RFC822:-1d@@|@@ISO:-3d4h@@|@@ICS:+2h@@|@@ICSDATE:+0d@@|@@ISO:-1d2h30m@@"
-    assert _test_only_expand_date_tokens(text, now) == (
+    assert render_tokens(text, now) == (
         "Sat, 21 Nov 2026 01:00:00 +0000|2026-11-18T21:00:00Z|20261122T030000Z|20261122"
         "|2026-11-20T22:30:00Z"
     )
@@ -97,7 +79,7 @@ def test_every_token_matches_the_syntax(path):
     for cand in CANDIDATE_RE.findall(text):
         assert TOKEN_RE.fullmatch(cand), f"{path.name}: malformed date token {cand!r}"
     if path.suffix != ".md":  # the README talks about `@@` itself
-        expanded = _test_only_expand_date_tokens(text, NOW)
+        expanded = render_tokens(text, NOW)
         assert "@@" not in expanded, f"{path.name}: leftover '@@' after substitution"
 
 
@@ -445,7 +427,7 @@ def test_calendar_has_the_described_events(now):
     by_email = {p["email"]: p["name"] for p in people}
     names = {p["name"] for p in people}
     today, tomorrow = now.date(), now.date() + timedelta(days=1)
-    evs = _events(_test_only_expand_date_tokens(_read(SAMPLE / "calendar.ics"), now))
+    evs = _events(render_tokens(_read(SAMPLE / "calendar.ics"), now))
     assert 3 <= len(evs) <= 4
 
     def start(ev):
