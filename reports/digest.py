@@ -52,12 +52,31 @@ class SourceHealth:
 
 
 @dataclass(frozen=True, slots=True)
+class Section:
+    """One block of the digest, in display order; templates render sections generically."""
+
+    id: str          # meeting_today | congratulate | offer_help | check_in | catch_up | ...
+    title_en: str
+    title_zh: str
+    items: tuple[Starter, ...]
+
+
+SECTION_TITLES = {
+    "congratulate": ("Congratulate", "恭喜"),
+    "offer_help": ("Offer help", "帮一把"),
+    "check_in": ("Check in privately", "私下问候"),
+    "catch_up": ("Catch up", "聊聊近况"),
+}
+
+
+@dataclass(frozen=True, slots=True)
 class Digest:
     day: date
     timezone: str
     window_start: datetime
     window_end: datetime
-    starters: tuple[Starter, ...]
+    starters: tuple[Starter, ...]          # every ranked starter, best first
+    sections: tuple[Section, ...]          # the same starters grouped for display
     failing_sources: tuple[SourceHealth, ...]
 
     @property
@@ -67,8 +86,15 @@ class Digest:
             seen.setdefault(s.person)
         return list(seen)
 
-    def section(self, signal: str | None) -> list[Starter]:
-        return [s for s in self.starters if s.signal == signal]
+
+def group_sections(starters: tuple[Starter, ...]) -> tuple[Section, ...]:
+    """Signal sections first, then everything else under catch-up; empty sections dropped."""
+    out = []
+    for sid, (en, zh) in SECTION_TITLES.items():
+        items = tuple(s for s in starters if (s.signal or "catch_up") == sid)
+        if items:
+            out.append(Section(sid, en, zh, items))
+    return tuple(out)
 
 
 @lru_cache(maxsize=4)
@@ -176,4 +202,5 @@ def build_digest(con, *, day: date, tz_name: str, now: datetime, max_items: int 
            FROM sources s JOIN people p USING (person_id)
            WHERE s.status IN ('failed', 'gone') ORDER BY p.name, s.url""").fetchall())
     return Digest(day=day, timezone=tz_name, window_start=start, window_end=end,
-                  starters=tuple(chosen), failing_sources=failing)
+                  starters=tuple(chosen), sections=group_sections(tuple(chosen)),
+                  failing_sources=failing)

@@ -10,14 +10,6 @@ import jinja2
 
 from reports.digest import Digest
 
-SECTIONS = (
-    ("congratulate", "Congratulate", "恭喜"),
-    ("offer_help", "Offer help", "帮一把"),
-    ("check_in", "Check in privately", "私下问候"),
-    (None, "Catch up", "聊聊近况"),
-)
-
-
 def safe_url(url: str | None) -> str | None:
     """Only http(s) links reach the digest; anything else (javascript:, data:) is dropped."""
     if not url:
@@ -49,9 +41,8 @@ def subject(digest: Digest) -> str:
 
 
 def _context(digest: Digest) -> dict:
-    sections = [(sid, en, zh, digest.section(sid)) for sid, en, zh in SECTIONS]
-    return dict(digest=digest, subject=subject(digest),
-                sections=[s for s in sections if s[3]], people=digest.people)
+    return dict(digest=digest, subject=subject(digest), sections=digest.sections,
+                people=digest.people)
 
 
 def render_html(digest: Digest) -> str:
