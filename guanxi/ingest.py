@@ -170,12 +170,12 @@ def save_posts(con, records: list[PostRecord], now: datetime, *, taxonomy=None) 
         e = r.entry
         tags = tag_post(e.title, e.text, taxonomy=tax)
         post_rows.append([r.post_id, r.person_id, r.source_id, e.url, e.title, e.text,
-                          r.published_at, r.lang, r.key, r.content_hash, e.image, e.is_repost,
+                          r.published_at, r.lang, e.guid, r.key, r.content_hash, e.image, e.is_repost,
                           now, now, fingerprint])
         topic_rows += [[r.post_id, t, list(tags.evidence.get(t, ()))] for t in tags.topics]
         signal_rows += [[r.post_id, s, list(tags.evidence.get(s, ()))] for s in tags.signals]
     store.bulk_insert(con, "posts", ["post_id", "person_id", "source_id", "url", "title", "text",
-                                     "published_at", "lang", "guid", "content_hash", "image",
+                                     "published_at", "lang", "guid", "identity", "content_hash", "image",
                                      "is_repost", "fetched_at", "updated_at", "tagged_with"], post_rows)
     store.bulk_insert(con, "post_topics", ["post_id", "topic", "evidence"], topic_rows)
     store.bulk_insert(con, "post_signals", ["post_id", "signal", "evidence"], signal_rows)

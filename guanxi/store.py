@@ -66,7 +66,8 @@ MIGRATIONS: list[str] = [
         text         VARCHAR,
         published_at TIMESTAMPTZ,
         lang         VARCHAR,
-        guid         VARCHAR,
+        guid         VARCHAR,            -- the feed's own id for the item, if any
+        identity     VARCHAR,            -- what makes it the same post: guid:, url: or hash:
         content_hash VARCHAR,
         image        VARCHAR,
         is_repost    BOOLEAN DEFAULT false,

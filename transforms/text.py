@@ -42,6 +42,11 @@ def _walk(el, parts: list[str]) -> None:
         if el.tail:
             parts.append(el.tail)
         return
+    if tag == "br":
+        parts.append("\n")
+        if el.tail:
+            parts.append(el.tail)
+        return
     block = tag in _BLOCK
     if block:
         parts.append("\n")

@@ -1,0 +1,90 @@
+"""Ingest end to end: loopback feeds -> real DuckDB file."""
+
+from datetime import datetime, timezone
+
+import duckdb
+
+from guanxi.config import load_config
+from guanxi.ingest import ingest
+from tests.conftest import write_config
+from tests.loopback import Reply, static
+
+RSS = """<?xml version="1.0" encoding="utf-8"?>
+<rss version="2.0"><channel><title>Blog</title><link>https://blog.example/</link>
+<item><title>Hiking Jade Dragon Snow Mountain</title><link>https://blog.example/hike?utm_source=x</link>
+<guid>post-1</guid><pubDate>Sat, 21 Nov 2026 02:00:00 +0800</pubDate>
+<description>&lt;p&gt;Photos from the trip &lt;img src="https://img.example/a.jpg"&gt;&lt;/p&gt;</description></item>
+<item><title>升职了！</title><link>https://blog.example/promo</link>
+<pubDate>Fri, 20 Nov 2026 09:00:00 GMT</pubDate><description>今天正式升职为总监，感谢团队。</description></item>
+</channel></rss>"""
+
+
+def people_block(server, *paths):
+    feeds = ", ".join(f'"{server.url(p)}"' for p in paths)
+    return f'[[people]]\nname = "李伟"\naliases = ["Li Wei"]\nfeeds = [{feeds}]\n'
+
+
+def counts(cfg):
+    con = duckdb.connect(str(load_config(str(cfg)).store_path), read_only=True)
+    try:
+        return {t: con.execute(f"SELECT count(*) FROM {t}").fetchone()[0]
+                for t in ("people", "sources", "posts", "post_topics", "post_signals")}
+    finally:
+        con.close()
+
+
+def test_ingest_twice_stores_each_post_once_and_uses_validators(tmp_path, server):
+    server.routes["/rss"] = static(RSS, etag='"abc"')
+    server.routes["/nv"] = static(RSS.replace("post-1", "post-9"))  # no validators at all
+    cfg = write_config(tmp_path, people=people_block(server, "/rss", "/nv"))
+    config = load_config(str(cfg))
+    first = ingest(config, say=lambda m: None)
+    assert (first.sources_ok, first.posts_new) == (2, 3)  # /promo has no guid: same URL on both feeds
+    before = counts(cfg)
+    second = ingest(config, say=lambda m: None)
+    assert second.sources_not_modified == 1 and second.sources_ok == 1
+    assert (second.posts_new, second.posts_updated) == (0, 0)
+    assert counts(cfg) == before
+    assert server.hits("/rss")[1].headers["if-none-match"] == '"abc"'
+
+
+def test_stored_row_shape(tmp_path, server):
+    server.routes["/rss"] = static(RSS)
+    cfg = write_config(tmp_path, people=people_block(server, "/rss"))
+    ingest(load_config(str(cfg)), say=lambda m: None)
+    con = duckdb.connect(str(tmp_path / "store.duckdb"), read_only=True)
+    rows = con.execute("SELECT title, url, published_at, lang, image FROM posts ORDER BY published_at").fetchall()
+    con.close()
+    assert rows[0][0] == "升职了！" and rows[0][3] == "zh"
+    hike = rows[1]
+    assert hike[2] == datetime(2026, 11, 20, 18, 0, tzinfo=timezone.utc)  # +0800 honoured
+    assert hike[3] == "en" and hike[4] == "https://img.example/a.jpg"
+
+
+def test_edited_post_updates_its_row(tmp_path, server):
+    body = {"v": RSS}
+    server.routes["/rss"] = lambda req: Reply(200, body["v"].encode(), {"Content-Type": "application/rss+xml"})
+    cfg = write_config(tmp_path, people=people_block(server, "/rss"))
+    config = load_config(str(cfg))
+    ingest(config, say=lambda m: None)
+    body["v"] = RSS.replace("Photos from the trip", "Photos and a video from the trip")
+    res = ingest(config, say=lambda m: None)
+    assert (res.posts_new, res.posts_updated) == (0, 1)
+    con = duckdb.connect(str(tmp_path / "store.duckdb"), read_only=True)
+    assert con.execute("SELECT count(*) FROM posts").fetchone()[0] == 2
+    assert "video" in con.execute("SELECT text FROM posts WHERE guid LIKE '%/post-1'").fetchone()[0]
+    con.close()
+
+
+def test_failing_feed_is_recorded_and_run_goes_on(tmp_path, server):
+    server.routes["/rss"] = static(RSS)
+    server.routes["/broken"] = lambda req: Reply(500, b"oops")
+    server.routes["/html"] = static("<html><body>not a feed</body></html>", "text/html")
+    cfg = write_config(tmp_path, people=people_block(server, "/rss", "/broken", "/html"))
+    res = ingest(load_config(str(cfg)), say=lambda m: None)
+    assert res.sources_ok == 1 and res.sources_failed == 2 and res.posts_new == 2
+    con = duckdb.connect(str(tmp_path / "store.duckdb"), read_only=True)
+    errors = dict(con.execute("SELECT url, last_error FROM sources WHERE status = 'failed'").fetchall())
+    con.close()
+    assert errors[server.url("/broken")] == "fetch: HTTP 500 Internal Server Error"
+    assert errors[server.url("/html")].startswith("parse:")
