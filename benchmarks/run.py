@@ -1,0 +1,194 @@
+"""Guanxi's benchmark: ingest cold and warm over loopback, tagging, digest, queries at scale.
+
+    make bench                              # 1,000 feeds x 20 entries (the README's figures)
+    .venv/bin/python -m benchmarks.run --feeds 10000
+    .venv/bin/python -m benchmarks.run --smoke   # tiny, for CI: checks it runs and counts are right
+
+Prints one table. Benchmarks are not tests: nothing here asserts a time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+VENV_BIN = Path(sys.executable).parent
+
+
+def machine() -> str:
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    mem = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
+    return f"{os.cpu_count()} cores, {cpu}, {mem:.0f} GiB, Python {platform.python_version()}"
+
+
+def start_server(entries: int) -> tuple[subprocess.Popen, str]:
+    p = subprocess.Popen([sys.executable, "-m", "benchmarks.server", "--entries", str(entries)],
+                         stdout=subprocess.PIPE, text=True, cwd=Path(__file__).parent.parent)
+    port = int(p.stdout.readline())
+    return p, f"http://127.0.0.1:{port}"
+
+
+def stats(base: str) -> dict:
+    with urllib.request.urlopen(base + "/__stats", timeout=10) as r:
+        return json.loads(r.read())
+
+
+def write_config(folder: Path, base: str, feeds: int) -> Path:
+    people = "".join(f'[[people]]\nname = "Colleague {i:05d}"\nfeeds = ["{base}/feed/{i}"]\n\n'
+                     for i in range(feeds))
+    (folder / "people.toml").write_text(people, encoding="utf-8")
+    cfg = folder / "guanxi.toml"
+    cfg.write_text('roster = "people.toml"\n[store]\npath = "bench.duckdb"\n'
+                   '[digest]\ntimezone = "UTC"\nout_dir = "digests"\nmax_items = 10\n'
+                   '[ingest]\nconcurrency = 64\nper_host = 64\n', encoding="utf-8")
+    return cfg
+
+
+def timed_cli(cfg: Path, *args: str) -> tuple[float, str]:
+    start = time.perf_counter()
+    p = subprocess.run([str(VENV_BIN / "guanxi"), "--config", str(cfg), *args], capture_output=True,
+                       text=True)
+    elapsed = time.perf_counter() - start
+    if p.returncode != 0:
+        raise SystemExit(f"bench: guanxi {' '.join(args)} failed: {p.stderr.strip()[-500:]}")
+    return elapsed, p.stdout
+
+
+def bench_ingest(folder: Path, feeds: int, entries: int) -> list[tuple[str, str]]:
+    server, base = start_server(entries)
+    try:
+        cfg = write_config(folder, base, feeds)
+        cold_s, cold_out = timed_cli(cfg, "ingest")
+        peak_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+        after_cold = stats(base)
+        warm_s, warm_out = timed_cli(cfg, "ingest")
+        after_warm = stats(base)
+    finally:
+        server.terminate()
+        server.wait(10)
+    _, count = timed_cli(cfg, "sql", "SELECT count(*) AS n FROM posts", "--format", "json")
+    stored = json.loads(count)[0]["n"]
+    if stored != feeds * entries:
+        raise SystemExit(f"bench: stored {stored} posts, expected {feeds * entries}")
+    warm_requests = after_warm["requests"] - after_cold["requests"]
+    warm_304 = after_warm["not_modified"] - after_cold["not_modified"]
+    return [
+        (f"ingest cold, {feeds} feeds x {entries}", f"{cold_s:.2f} s ({feeds * entries / cold_s:,.0f} posts/s)"),
+        ("  peak memory (ingest process)", f"{peak_mb:.0f} MB"),
+        ("  requests seen by server", f"{after_cold['requests']}"),
+        ("  posts stored", f"{stored:,} (expected {feeds * entries:,})"),
+        ("ingest warm (nothing changed)", f"{warm_s:.2f} s"),
+        ("  requests / 304 answers", f"{warm_requests} / {warm_304}"),
+        ("  summary line", warm_out.splitlines()[0] if warm_out else ""),
+    ], cfg
+
+
+def bench_digest(cfg: Path) -> list[tuple[str, str]]:
+    from guanxi.config import load_config
+    from reports.publish import publish_digest
+
+    config = load_config(str(cfg))
+    n_people = len(config.people)
+    start = time.perf_counter()
+    res = publish_digest(config, now=datetime(2026, 11, 22, 9, 0, tzinfo=timezone.utc))
+    elapsed = time.perf_counter() - start
+    return [(f"digest build + render, {n_people} people", f"{elapsed * 1000:.0f} ms ({len(res.digest.starters)} starters)")]
+
+
+def bench_queries(folder: Path, posts: int) -> list[tuple[str, str]]:
+    """Build a store with `posts` synthetic posts in SQL, then time the digest's queries."""
+    from guanxi import store
+    from reports.digest import build_digest
+
+    path = folder / "big.duckdb"
+    people = max(1, posts // 1000)
+    with store.write_window(path) as con:
+        con.execute(f"INSERT INTO people (name) SELECT 'P' || i FROM range({people}) t(i)")
+        con.execute(f"INSERT INTO sources (person_id, kind, spec, url) SELECT person_id, 'feed', 'u' || person_id, "
+                    f"'https://x/' || person_id FROM people")
+        con.execute(f"""INSERT INTO posts (post_id, person_id, source_id, url, title, text, published_at, lang)
+            SELECT 'p' || i, 1 + (i % {people}), 1 + (i % {people}), 'https://x/p/' || i, 'Post ' || i,
+                   repeat('word ', 60), TIMESTAMPTZ '2026-11-22 09:00:00+00' - to_minutes(i * 2), 'en'
+            FROM range({posts}) t(i)""")
+        con.execute("INSERT INTO post_topics SELECT post_id, 'work', ['team'] FROM posts WHERE hash(post_id) % 3 = 0")
+        con.execute("INSERT INTO post_signals SELECT post_id, 'congratulate', ['promoted'] FROM posts WHERE hash(post_id) % 50 = 0")
+    with store.reader(path) as con:
+        start = time.perf_counter()
+        d = build_digest(con, day=datetime(2026, 11, 22).date(), tz_name="UTC",
+                         now=datetime(2026, 11, 22, 9, 0, tzinfo=timezone.utc))
+        elapsed = time.perf_counter() - start
+    return [(f"digest queries, {posts:,} posts", f"{elapsed * 1000:.0f} ms ({len(d.starters)} starters)")]
+
+
+def bench_tagging(n: int) -> list[tuple[str, str]]:
+    from benchmarks.feeds import KINDS, render_feed
+    from connectors.feed import parse_feed
+    from transforms.tagging import load_taxonomy, tag_post
+
+    texts = []
+    for i in range(max(1, n // 20)):
+        _, entries = parse_feed(render_feed(KINDS[i % len(KINDS)], i, 20)[0])
+        texts += [(e.title, e.text) for e in entries]
+    tax = load_taxonomy()
+    tag_post(*texts[0], taxonomy=tax)  # warm-up: dictionaries and segmenter load once
+    start = time.process_time()
+    for title, text in texts:
+        tag_post(title, text, taxonomy=tax)
+    cpu = time.process_time() - start
+    return [(f"tagging, {len(texts):,} posts (one core, CPU time)", f"{len(texts) / cpu:,.0f} posts/s")]
+
+
+def bench_help() -> list[tuple[str, str]]:
+    runs = []
+    for _ in range(5):
+        start = time.perf_counter()
+        subprocess.run([str(VENV_BIN / "guanxi"), "--help"], capture_output=True, check=True)
+        runs.append(time.perf_counter() - start)
+    return [("guanxi --help (best of 5)", f"{min(runs) * 1000:.0f} ms")]
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--feeds", type=int, default=1000)
+    ap.add_argument("--entries", type=int, default=20)
+    ap.add_argument("--posts", type=int, default=1_000_000, help="store size for the query benchmark")
+    ap.add_argument("--smoke", action="store_true", help="tiny sizes: checks it runs, not how fast")
+    args = ap.parse_args(argv)
+    if args.smoke:
+        args.feeds, args.entries, args.posts = 12, 5, 20_000
+    rows: list[tuple[str, str]] = [("machine", machine()), ("date", f"{datetime.now(timezone.utc):%Y-%m-%d}")]
+    with tempfile.TemporaryDirectory(prefix="guanxi-bench-") as tmp:
+        folder = Path(tmp)
+        ingest_rows, cfg = bench_ingest(folder, args.feeds, args.entries)
+        rows += ingest_rows
+        rows += bench_digest(cfg)
+        rows += bench_queries(folder, args.posts)
+    rows += bench_tagging(2000 if not args.smoke else 100)
+    rows += bench_help()
+    width = max(len(k) for k, _ in rows)
+    print(f"{'measure':<{width}}  result")
+    print(f"{'-' * width}  {'-' * 30}")
+    for k, v in rows:
+        print(f"{k:<{width}}  {v}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
