@@ -1,0 +1,24 @@
+"""Cheap language guess for posts: Chinese ("zh") or English ("en")."""
+
+from __future__ import annotations
+
+import re
+
+# CJK Unified Ideographs, Extension A and the compatibility block; kana/hangul are not counted
+# because the digest only distinguishes Chinese from everything else.
+_CJK_RUN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+")
+_LATIN_WORD = re.compile(r"[A-Za-z]+")
+
+# One Chinese character carries roughly as much as one English word, so the share is computed
+# over characters vs words; 0.4 keeps "Happy 中秋 everyone!" English while a post written in
+# Chinese with a few English terms ("拿到了Google的offer") stays Chinese.
+_ZH_SHARE = 0.4
+
+
+def detect_lang(text: str) -> str:
+    """Return "zh" when CJK characters make up a meaningful share of the text, else "en"."""
+    cjk = sum(map(len, _CJK_RUN.findall(text)))
+    if not cjk:
+        return "en"
+    words = len(_LATIN_WORD.findall(text))
+    return "zh" if cjk / (cjk + words) >= _ZH_SHARE else "en"
