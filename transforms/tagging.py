@@ -262,6 +262,8 @@ class _Compiled:
         self.en_cues = _compile_cues(context.get("en", {}), _en_phrase)
         self.zh_cues = _compile_cues(context.get("zh", {}), _zh_phrase)
         self.segment: Callable[[str], list[str]] | None = None
+        # Per jieba word, the keywords found inside it; bounded by the language's vocabulary.
+        self.affixes: dict[str, tuple[tuple[str, _Key], ...]] = {}
 
 
 def _compile_cues(cues: Mapping[str, tuple[str, ...]], norm: Callable[[str], Any]) -> _Cues:
@@ -718,12 +720,19 @@ def _zh_clause_hits(tokens: list[str], compiled: _Compiled) -> tuple[list[_Hit],
                 excluded.append((label, i, j + 1))
         token = tokens[i]
         if len(token) > 2:
-            # jieba keeps compounds such as 篮球赛 or 毕业典礼 whole; their keyword head or tail
-            # still counts. Single characters are never matched this way (熊猫 is not 猫).
-            for part in {token[:k] for k in range(2, len(token))} | {token[k:] for k in range(1, len(token) - 1)}:
-                for key in keys.get(part, ()):
-                    hits.append(_Hit(key, i, i + 1, part))
+            affixes = compiled.affixes.get(token)
+            if affixes is None:
+                affixes = compiled.affixes[token] = _affix_keys(token, keys)
+            hits.extend(_Hit(key, i, i + 1, part) for part, key in affixes)
     return hits, excluded
+
+
+def _affix_keys(token: str, keys: Mapping[str, list[_Key]]) -> tuple[tuple[str, _Key], ...]:
+    """Keywords that head or tail a longer jieba word; jieba keeps compounds such as 篮球赛 or
+    毕业典礼 whole, and their keyword still counts. Single characters never match this way
+    (熊猫 is not 猫)."""
+    parts = {token[:k] for k in range(2, len(token))} | {token[k:] for k in range(1, len(token) - 1)}
+    return tuple((part, key) for part in sorted(parts) for key in keys.get(part, ()))
 
 
 def _match_zh(sentence: str, question: Callable[[list[str]], bool], compiled: _Compiled, tally: _Tally) -> None:
