@@ -1,57 +1,807 @@
-"""Interim keyword tagger (replaced by the full tagger of issue 4)."""
+"""Tag posts with topics and signals from an editable taxonomy, in Chinese and English.
+
+Matching works sentence by sentence on a normalised copy of the post (NFKC, lower case,
+traditional -> simplified, English contractions expanded):
+
+* English words are stemmed with a small suffix stripper and looked up as word sequences.
+* Chinese clauses that may contain a keyword (a cheap regex pre-filter) are segmented with jieba,
+  and keywords only match on jieba's word boundaries, so 被裁判 is not 被裁 and 熊猫 is not 猫.
+* Each keyword hit is then read in context (negation, hedging, questions, whose milestone it is)
+  according to the label's `block_when`, and a label applies when the weights of its distinct
+  surviving keywords reach its threshold.
+
+jieba is imported on first use only: importing this module must stay cheap for callers that never
+tag Chinese text.
+"""
 
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
+import json
+import logging
+import re
+import threading
+import tomllib
+import unicodedata
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from functools import cache
+from itertools import accumulate
 from pathlib import Path
+from typing import Any, NamedTuple
 
 from guanxi.models import Tags
 from transforms.lang import detect_lang
+from transforms.zh_variants import T2S
 
-_WORDS = {
-    "travel": ["trip", "travel", "flight", "hike", "旅行", "旅游", "出差", "徒步"],
-    "food": ["dinner", "lunch", "restaurant", "recipe", "火锅", "美食", "好吃"],
-    "family": ["family", "daughter", "son", "parents", "家人", "女儿", "儿子", "爸妈"],
-    "sports": ["marathon", "run", "football", "马拉松", "跑步", "羽毛球"],
-    "entertainment": ["movie", "concert", "film", "电影", "演唱会"],
-    "tech": ["python", "kubernetes", "release", "database", "代码", "数据库", "开源"],
-    "work": ["team", "project", "job", "hiring", "promotion", "团队", "项目", "升职"],
-    "learning": ["course", "learning", "book", "课程", "学习", "读书"],
-    "pets": ["cat", "dog", "puppy", "猫", "狗"],
-    "festivals": ["christmas", "new year", "春节", "中秋", "端午"],
-}
-_SIGNALS = {
-    "check_in": ["passed away", "funeral", "laid off", "hospital", "去世", "住院", "被裁"],
-    "congratulate": ["promoted", "promotion", "launch", "wedding", "baby", "升职", "发布", "婚礼", "宝宝"],
-    "offer_help": ["recommend", "any advice", "hiring", "moving to", "推荐", "求助", "招聘", "搬家"],
-}
+__all__ = ["DEFAULT_TAXONOMY", "Label", "Taxonomy", "load_taxonomy", "tag_post", "taxonomy_fingerprint"]
+
+DEFAULT_TAXONOMY = Path(__file__).with_name("taxonomy.toml")
+
+# Part of the fingerprint: bump when matching behaviour changes, so stored tags get re-applied
+# after a code change just as after a taxonomy edit.
+MATCHER_VERSION = 1
+
+_KINDS = ("topics", "signals")
+_BLOCKERS = frozenset({"negated", "hedged", "question", "third_party"})
+_KEYWORD_KEYS = ("en", "zh", "en_ask", "zh_ask", "emoji")
+_LIST_KEYS = (*_KEYWORD_KEYS, "exclude_en", "exclude_zh", "block_when", "suppresses")
+_LABEL_KEYS = frozenset({*_LIST_KEYS, "description", "weights", "threshold", "replace"})
+_CONTEXT_KEYS = ("negation", "negation_breakers", "scope_breakers", "hedge", "question", "own", "family", "third_party")
+_ID = re.compile(r"[a-z][a-z0-9_]*\Z")
+
+# Context windows, in tokens (English words or jieba words) before a keyword.
+_NEGATION_WINDOW = 4
+_HEDGE_WINDOW = 6
+_OWNER_BACK = 8
+_OWNER_AHEAD = 4
+# The same windows for Chinese ownership cues, in characters (cues are found by substring).
+_ZH_OWNER_BACK = 12
+_ZH_OWNER_AHEAD = 6
+# A Chinese keyword may span at most this many jieba words.
+_ZH_MAX_TOKENS = 4
+
+_CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff]")
+_LATIN = re.compile(r"[a-z]")
+_EN_TOKEN = re.compile(r"[a-z0-9\u00e0-\u024f]+|[,:()]")
+_PUNCT_TOKENS = frozenset(",:()、\"“”《》·~…-")
+# Sentences end at ! ? 。 ; or a newline (kept with the sentence), or at a full stop before
+# whitespace, so "1.0" and "3.2 kg" do not split.
+_SENTENCE_SPLIT = re.compile(r"(?<=[!?。;\n])|(?<=\.)(?=\s)")
+# Chinese clauses: negation and hedges do not reach across commas.
+_ZH_CLAUSE = re.compile(r"[^,、:()\"“”《》\s]+")
+_CONTRACTION = re.compile(r"\b(can|won|ain)'t\b|n't\b|'(re|m|ve|ll|d|s)\b")
+_CONTRACTION_WORDS = {"can": "can not", "won": "will not", "ain": "is not"}
+_CONTRACTION_SUFFIXES = {"re": " are", "m": " am", "ve": " have", "ll": " will", "d": " would", "s": ""}
+_TRANSLATE = {**T2S, ord("’"): "'", ord("‘"): "'", ord("`"): "'"}
+
+
+# --------------------------------------------------------------------------------------------
+# Normalisation and English stemming
+# --------------------------------------------------------------------------------------------
+
+
+def _expand_contraction(match: re.Match[str]) -> str:
+    """Spell a contraction out so that negations become the word "not"."""
+    if match.group(1):
+        return _CONTRACTION_WORDS[match.group(1)]
+    if match.group(2) is None:
+        return " not"
+    return _CONTRACTION_SUFFIXES[match.group(2)]
+
+
+def _normalise(text: str) -> str:
+    """Fold width, case, traditional characters and contractions so keywords match one form."""
+    text = unicodedata.normalize("NFKC", text).lower().translate(_TRANSLATE)
+    return _CONTRACTION.sub(_expand_contraction, text) if "'" in text else text
+
+
+def _undouble(word: str) -> str:
+    """Drop a doubled final consonant left by a stripped suffix (running -> run, but not pass)."""
+    if len(word) > 2 and word[-1] == word[-2] and word[-1] not in "aeioulsfz":
+        return word[:-1]
+    return word
+
+
+def _stem(word: str) -> str:
+    """Reduce an English word to a crude stem so inflections meet (hiked/hiking/hikes -> hik)."""
+    stem = word
+    if len(stem) > 3:
+        # Plurals and third person.
+        if stem.endswith("ies") and len(stem) > 4:
+            stem = stem[:-3] + "i"
+        elif stem.endswith(("sses", "shes", "ches", "xes", "zes")):
+            stem = stem[:-2]
+        elif stem.endswith("s") and not stem.endswith(("ss", "us", "is")):
+            stem = stem[:-1]
+        # Verb and noun endings.
+        if stem.endswith("ied") and len(stem) > 4:
+            stem = stem[:-3] + "i"
+        elif stem.endswith("ing") and len(stem) > 5:
+            stem = _undouble(stem[:-3])
+        elif stem.endswith("ed") and len(stem) > 4:
+            stem = _undouble(stem[:-2])
+        elif stem.endswith("ment") and len(stem) > 6:
+            stem = stem[:-4]
+        elif stem.endswith(("tion", "sion")) and len(stem) > 5:
+            stem = stem[:-3]
+        if stem.endswith("e") and len(stem) > 3:
+            stem = stem[:-1]
+        elif stem.endswith("y") and len(stem) > 2:
+            stem = stem[:-1] + "i"
+    return stem
+
+
+_STEMS: dict[str, str] = {}
+_STEM_CACHE_LIMIT = 200_000
+
+
+def _stem_cached(word: str) -> str:
+    """Stem through a bounded cache: posts reuse a small vocabulary, so stems are computed rarely."""
+    if len(_STEMS) >= _STEM_CACHE_LIMIT:
+        _STEMS.clear()
+    stem = _STEMS[word] = _stem(word)
+    return stem
+
+
+def _en_stems(tokens: list[str]) -> list[str]:
+    """Stem every token of a sentence."""
+    get = _STEMS.get
+    return [get(token) or _stem_cached(token) for token in tokens]
+
+
+def _en_phrase(text: str) -> tuple[str, ...]:
+    """Turn an English keyword or cue into the stem sequence it must match."""
+    return tuple(_en_stems(_EN_TOKEN.findall(_normalise(text))))
+
+
+def _zh_phrase(text: str) -> str:
+    """Turn a Chinese keyword or cue into the normalised simplified form it must match."""
+    return _normalise(text).strip()
+
+
+# --------------------------------------------------------------------------------------------
+# Taxonomy
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Label:
+    """One topic or signal as defined in a taxonomy file."""
+
+    id: str
+    kind: str
+    description: str
+    en: tuple[str, ...]
+    zh: tuple[str, ...]
+    en_ask: tuple[str, ...]
+    zh_ask: tuple[str, ...]
+    emoji: tuple[str, ...]
+    exclude_en: tuple[str, ...]
+    exclude_zh: tuple[str, ...]
+    weights: Mapping[str, float]
+    threshold: float
+    block_when: frozenset[str]
+    suppresses: tuple[str, ...]
+
+    def as_dict(self) -> dict[str, Any]:
+        """Plain, JSON-ready form (used for fingerprints)."""
+        return {
+            "id": self.id,
+            "kind": self.kind,
+            **{key: list(getattr(self, key)) for key in _LIST_KEYS if key not in ("block_when",)},
+            "block_when": sorted(self.block_when),
+            "weights": dict(sorted(self.weights.items())),
+            "threshold": self.threshold,
+        }
+
+
+class _Key(NamedTuple):
+    """A compiled keyword: which label it feeds, with what weight, and whether it needs a question."""
+
+    label: int
+    keyword: str
+    weight: float
+    ask: bool
+
+
+class _Cues(NamedTuple):
+    """Context cue words for one language, normalised the way post text is."""
+
+    negation: frozenset[str]
+    negation_breakers: frozenset[str]
+    scope_breakers: frozenset[str]
+    hedge: frozenset[str]
+    question: tuple[str, ...]
+    owner: dict[str, str]
+
+
+class _Compiled:
+    """Lookup structures built once per taxonomy, plus its lazily attached jieba segmenter."""
+
+    def __init__(self, labels: tuple[Label, ...], context: Mapping[str, Mapping[str, tuple[str, ...]]]) -> None:
+        self.labels = labels
+        self.index = {label.id: i for i, label in enumerate(labels)}
+        self.thresholds = tuple(label.threshold for label in labels)
+        self.blocks = tuple(label.block_when for label in labels)
+        self.suppress = tuple(tuple(self.index[name] for name in label.suppresses) for label in labels)
+        self.en_keys: dict[str, list[tuple[tuple[str, ...], _Key]]] = {}
+        self.en_exclude: dict[str, list[tuple[tuple[str, ...], int]]] = {}
+        self.zh_keys: dict[str, list[_Key]] = {}
+        self.zh_exclude: dict[str, list[int]] = {}
+        self.emoji: list[tuple[str, _Key]] = []
+        for i, label in enumerate(labels):
+            seen: set[tuple[str, ...]] = set()
+            for ask, words in ((False, label.en), (True, label.en_ask)):
+                for word in words:
+                    phrase = _en_phrase(word)
+                    if phrase in seen:  # hike and hiking are one keyword; the first listed wins
+                        continue
+                    seen.add(phrase)
+                    self.en_keys.setdefault(phrase[0], []).append((phrase, _Key(i, word, label.weights.get(word, 1.0), ask)))
+            for ask, words in ((False, label.zh), (True, label.zh_ask)):
+                for word in words:
+                    self.zh_keys.setdefault(_zh_phrase(word), []).append(_Key(i, word, label.weights.get(word, 1.0), ask))
+            for word in label.exclude_en:
+                phrase = _en_phrase(word)
+                self.en_exclude.setdefault(phrase[0], []).append((phrase, i))
+            for word in label.exclude_zh:
+                self.zh_exclude.setdefault(_zh_phrase(word), []).append(i)
+            self.emoji.extend(
+                (unicodedata.normalize("NFKC", symbol), _Key(i, symbol, label.weights.get(symbol, 1.0), False))
+                for symbol in label.emoji
+            )
+        for entries in self.en_keys.values():
+            entries.sort(key=lambda entry: -len(entry[0]))
+        zh_all = [*self.zh_keys, *self.zh_exclude]
+        self.zh_max_len = max(map(len, zh_all), default=0)
+        self.zh_prefilter = re.compile(_trie_pattern(zh_all)) if zh_all else None
+        # Only multi-character words go into jieba: boosting single characters such as 猫 would
+        # split real words like 熊猫 apart.
+        self.zh_dictionary = tuple(word for word in zh_all if len(word) > 1)
+        self.en_cues = _compile_cues(context.get("en", {}), _en_phrase)
+        self.zh_cues = _compile_cues(context.get("zh", {}), _zh_phrase)
+        self.segment: Callable[[str], list[str]] | None = None
+        # Per jieba word, the keywords found inside it; bounded by the language's vocabulary.
+        self.affixes: dict[str, tuple[tuple[str, _Key], ...]] = {}
+
+
+def _compile_cues(cues: Mapping[str, tuple[str, ...]], norm: Callable[[str], Any]) -> _Cues:
+    """Normalise one language's cue lists; English cues become stems, multi-word ones tuples."""
+
+    def one(cue: str) -> str:
+        value = norm(cue)
+        return " ".join(value) if isinstance(value, tuple) else value
+
+    def words(key: str) -> frozenset[str]:
+        return frozenset(map(one, cues.get(key, ())))
+
+    owner = {one(cue): "third" if kind == "third_party" else kind for kind in ("own", "family", "third_party") for cue in cues.get(kind, ())}
+    question = tuple(map(one, cues.get("question", ())))
+    return _Cues(words("negation"), words("negation_breakers"), words("scope_breakers"), words("hedge"), question, owner)
+
+
+def _trie_pattern(words: Iterable[str]) -> str:
+    """Build a regex alternation shaped like a trie, so the engine tests one branch per character."""
+    trie: dict[str, Any] = {}
+    for word in words:
+        node = trie
+        for char in word:
+            node = node.setdefault(char, {})
+        node[""] = {}
+
+    def emit(node: dict[str, Any]) -> str:
+        ends = "" in node
+        branches = [re.escape(char) + emit(child) for char, child in sorted(node.items()) if char]
+        if not branches:
+            return ""
+        body = branches[0] if len(branches) == 1 else "(?:" + "|".join(branches) + ")"
+        return f"(?:{body})?" if ends else body
+
+    return emit(trie)
 
 
 @dataclass(frozen=True, slots=True)
 class Taxonomy:
-    topics: dict[str, list[str]]
-    signals: dict[str, list[str]]
+    """A validated set of labels and context cues, compiled for matching."""
+
+    labels: tuple[Label, ...]
+    context: Mapping[str, Mapping[str, tuple[str, ...]]]
+    sources: tuple[str, ...]
+    _compiled: _Compiled = field(repr=False, compare=False)
+
+    @property
+    def topics(self) -> tuple[str, ...]:
+        """Topic ids in file order."""
+        return tuple(label.id for label in self.labels if label.kind == "topic")
+
+    @property
+    def signals(self) -> tuple[str, ...]:
+        """Signal ids in file order."""
+        return tuple(label.id for label in self.labels if label.kind == "signal")
+
+
+def _fail(source: str, key: str, problem: str) -> ValueError:
+    """A one-line error naming the taxonomy file and the offending key."""
+    return ValueError(f"invalid taxonomy {source}: {key}: {problem}".replace("\n", " "))
+
+
+def _read_file(path: Path) -> dict[str, Any]:
+    """Parse a taxonomy file, reporting unreadable or malformed TOML as ValueError."""
+    try:
+        with path.open("rb") as handle:
+            return tomllib.load(handle)
+    except OSError as exc:
+        raise _fail(str(path), "(file)", exc.strerror or str(exc)) from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise _fail(str(path), "(syntax)", str(exc)) from exc
+
+
+def _string_list(value: Any, source: str, key: str) -> list[str]:
+    """Check a list of non-empty strings."""
+    if not isinstance(value, list) or not all(isinstance(item, str) and item.strip() for item in value):
+        raise _fail(source, key, "expected a list of non-empty strings")
+    return value
+
+
+def _check_label(raw: Any, source: str, key: str) -> dict[str, Any]:
+    """Validate one label table's keys and value types; returns it in canonical form."""
+    if not isinstance(raw, dict):
+        raise _fail(source, key, "expected a table")
+    unknown = sorted(set(raw) - _LABEL_KEYS)
+    if unknown:
+        raise _fail(source, f"{key}.{unknown[0]}", "unknown key")
+    label: dict[str, Any] = {name: _string_list(raw[name], source, f"{key}.{name}") for name in _LIST_KEYS if name in raw}
+    for name in label.get("block_when", ()):
+        if name not in _BLOCKERS:
+            raise _fail(source, f"{key}.block_when", f"unknown context {name!r} (use {', '.join(sorted(_BLOCKERS))})")
+    for lang in ("en", "en_ask", "exclude_en"):
+        for word in label.get(lang, ()):
+            if not _en_phrase(word):
+                raise _fail(source, f"{key}.{lang}", f"{word!r} has no English word in it")
+    for lang in ("zh", "zh_ask", "exclude_zh"):
+        for word in label.get(lang, ()):
+            if not _CJK.search(_zh_phrase(word)):
+                raise _fail(source, f"{key}.{lang}", f"{word!r} has no Chinese character in it")
+    if "description" in raw:
+        if not isinstance(raw["description"], str):
+            raise _fail(source, f"{key}.description", "expected a string")
+        label["description"] = raw["description"]
+    if "threshold" in raw:
+        threshold = raw["threshold"]
+        if isinstance(threshold, bool) or not isinstance(threshold, (int, float)) or threshold <= 0:
+            raise _fail(source, f"{key}.threshold", "expected a number above 0")
+        label["threshold"] = float(threshold)
+    if "weights" in raw:
+        weights = raw["weights"]
+        if not isinstance(weights, dict):
+            raise _fail(source, f"{key}.weights", "expected a table of keyword = number")
+        for word, weight in weights.items():
+            if isinstance(weight, bool) or not isinstance(weight, (int, float)) or weight <= 0:
+                raise _fail(source, f"{key}.weights.{word}", "expected a number above 0")
+        label["weights"] = {word: float(weight) for word, weight in weights.items()}
+    if "replace" in raw:
+        if not isinstance(raw["replace"], bool):
+            raise _fail(source, f"{key}.replace", "expected true or false")
+        label["replace"] = raw["replace"]
+    return label
+
+
+def _check_file(data: dict[str, Any], source: str) -> dict[str, Any]:
+    """Validate a parsed taxonomy file's structure, returning {inherit, topics, signals, context}."""
+    unknown = sorted(set(data) - {"inherit", *_KINDS, "context"})
+    if unknown:
+        raise _fail(source, unknown[0], "unknown key (expected topics, signals, context or inherit)")
+    inherit = data.get("inherit", True)
+    if not isinstance(inherit, bool):
+        raise _fail(source, "inherit", "expected true or false")
+    checked: dict[str, Any] = {"inherit": inherit, "context": {}}
+    for kind in _KINDS:
+        table = data.get(kind, {})
+        if not isinstance(table, dict):
+            raise _fail(source, kind, "expected a table of labels")
+        for label_id in table:
+            if not _ID.match(label_id):
+                raise _fail(source, f"{kind}.{label_id}", "label ids are lowercase letters, digits and _")
+        checked[kind] = {label_id: _check_label(raw, source, f"{kind}.{label_id}") for label_id, raw in table.items()}
+    context = data.get("context", {})
+    if not isinstance(context, dict):
+        raise _fail(source, "context", "expected a table")
+    for lang, cues in context.items():
+        if lang not in ("en", "zh") or not isinstance(cues, dict):
+            raise _fail(source, f"context.{lang}", "expected context.en or context.zh tables")
+        for name, value in cues.items():
+            if name not in _CONTEXT_KEYS:
+                raise _fail(source, f"context.{lang}.{name}", "unknown key")
+            if value:
+                _string_list(value, source, f"context.{lang}.{name}")
+        checked["context"][lang] = {name: list(value) for name, value in cues.items()}
+    return checked
+
+
+def _merge_lists(base: list[str], extra: list[str]) -> list[str]:
+    """Append new items, keeping order and dropping duplicates."""
+    return base + [item for item in extra if item not in base]
+
+
+def _layer(base: dict[str, Any], layer: dict[str, Any], source: str, origin: dict[str, str]) -> None:
+    """Apply one checked file on top of the merged taxonomy, recording which file touched each label."""
+    for kind in _KINDS:
+        other = _KINDS[1 - _KINDS.index(kind)]
+        for label_id, label in layer[kind].items():
+            if label_id in base[other]:
+                raise _fail(source, f"{kind}.{label_id}", f"id already used in {other}")
+            current = base[kind].get(label_id)
+            if current is None or label.get("replace"):
+                base[kind][label_id] = {name: value for name, value in label.items() if name != "replace"}
+            else:
+                for name, value in label.items():
+                    if name in _LIST_KEYS:
+                        current[name] = _merge_lists(current.get(name, []), value)
+                    elif name == "weights":
+                        current["weights"] = {**current.get("weights", {}), **value}
+                    elif name != "replace":
+                        current[name] = value
+            origin[label_id] = source
+    for lang, cues in layer["context"].items():
+        merged = base["context"].setdefault(lang, {})
+        for name, value in cues.items():
+            merged[name] = _merge_lists(merged.get(name, []), value)
+
+
+def _build(merged: dict[str, Any], origin: dict[str, str], sources: tuple[str, ...]) -> Taxonomy:
+    """Cross-check the merged definition and compile it."""
+    labels: list[Label] = []
+    ids = {label_id for kind in _KINDS for label_id in merged[kind]}
+    for kind in _KINDS:
+        for label_id, raw in merged[kind].items():
+            source, key = origin[label_id], f"{kind}.{label_id}"
+            keywords = [word for name in _KEYWORD_KEYS for word in raw.get(name, ())]
+            if not keywords:
+                raise _fail(source, key, "needs at least one keyword (en, zh, en_ask, zh_ask or emoji)")
+            for word in raw.get("weights", {}):
+                if word not in keywords:
+                    raise _fail(source, f"{key}.weights.{word}", "not a keyword of this label")
+            for name in raw.get("suppresses", ()):
+                if name not in ids or name == label_id:
+                    raise _fail(source, f"{key}.suppresses", f"{name!r} is not another label")
+            labels.append(
+                Label(
+                    id=label_id,
+                    kind=kind[:-1],
+                    description=raw.get("description", ""),
+                    **{name: tuple(raw.get(name, ())) for name in _LIST_KEYS if name not in ("block_when",)},
+                    weights=dict(raw.get("weights", {})),
+                    threshold=raw.get("threshold", 1.0),
+                    block_when=frozenset(raw.get("block_when", ())),
+                )
+            )
+    context = {lang: {name: tuple(cues.get(name, ())) for name in _CONTEXT_KEYS} for lang, cues in merged["context"].items()}
+    frozen = tuple(labels)
+    return Taxonomy(frozen, context, sources, _Compiled(frozen, context))
+
+
+@cache
+def _default_layer() -> dict[str, Any]:
+    """The bundled taxonomy file, parsed and checked once."""
+    return _check_file(_read_file(DEFAULT_TAXONOMY), str(DEFAULT_TAXONOMY))
+
+
+@cache
+def _default_taxonomy() -> Taxonomy:
+    """The bundled taxonomy, compiled once per process."""
+    return _compose([(str(DEFAULT_TAXONOMY), _default_layer())])
+
+
+def _compose(layers: list[tuple[str, dict[str, Any]]]) -> Taxonomy:
+    """Merge checked layers in order and build the taxonomy."""
+    merged: dict[str, Any] = {"topics": {}, "signals": {}, "context": {}}
+    origin: dict[str, str] = {}
+    for source, layer in layers:
+        _layer(merged, json.loads(json.dumps(layer)), source, origin)
+    return _build(merged, origin, tuple(source for source, _ in layers))
 
 
 def load_taxonomy(path: str | Path | None = None) -> Taxonomy:
-    return Taxonomy(_WORDS, _SIGNALS)
+    """Load the bundled taxonomy, or a user file layered over it; raises ValueError if invalid."""
+    if path is None:
+        return _default_taxonomy()
+    source = str(path)
+    layer = _check_file(_read_file(Path(path)), source)
+    layers = [(str(DEFAULT_TAXONOMY), _default_layer())] if layer["inherit"] else []
+    return _compose([*layers, (source, layer)])
 
 
 def taxonomy_fingerprint(taxonomy: Taxonomy) -> str:
-    return hashlib.sha256(repr((taxonomy.topics, taxonomy.signals)).encode()).hexdigest()[:12]
+    """Stable short hash of what the taxonomy matches, to tell when stored tags are stale."""
+    payload = {
+        "matcher": MATCHER_VERSION,
+        "labels": [label.as_dict() for label in taxonomy.labels],
+        "context": {lang: {name: list(cues[name]) for name in sorted(cues)} for lang, cues in sorted(taxonomy.context.items())},
+    }
+    blob = json.dumps(payload, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(blob.encode("utf-8")).hexdigest()[:16]
+
+
+# --------------------------------------------------------------------------------------------
+# jieba
+# --------------------------------------------------------------------------------------------
+
+_JIEBA_LOCK = threading.Lock()
+_JIEBA: Any = None
+_JIEBA_WORDS: set[str] = set()
+
+
+def _segmenter(compiled: _Compiled) -> Callable[[str], list[str]]:
+    """Return a jieba segmenter that knows this taxonomy's words, initialising jieba once."""
+    global _JIEBA
+    with _JIEBA_LOCK:
+        if _JIEBA is None:
+            import jieba  # deferred: importing and loading its dictionary takes about a second
+
+            jieba.setLogLevel(logging.WARNING)  # silence "Building prefix dict ..." chatter
+            tokenizer = jieba.Tokenizer()  # private instance: our added words stay out of jieba.dt
+            tokenizer.initialize()
+            _JIEBA = tokenizer
+        for word in compiled.zh_dictionary:
+            if word not in _JIEBA_WORDS:
+                # No explicit frequency: jieba then picks one that keeps the word whole without
+                # letting it swallow neighbours that form a more likely word (被/裁判, not 被裁/判).
+                _JIEBA.add_word(word)
+                _JIEBA_WORDS.add(word)
+        tokenizer = _JIEBA
+
+    def segment(clause: str) -> list[str]:
+        # HMM guesses unknown words; keywords are all in the dictionary, so it only costs time.
+        return tokenizer.lcut(clause, HMM=False)
+
+    compiled.segment = segment
+    return segment
+
+
+# --------------------------------------------------------------------------------------------
+# Matching
+# --------------------------------------------------------------------------------------------
+
+
+class _Hit(NamedTuple):
+    """A keyword occurrence in a sentence, before context checks."""
+
+    key: _Key
+    start: int
+    end: int
+    surface: str
+
+
+def _is_question(sentence: str, stems: list[str], compiled: _Compiled) -> bool:
+    """Whether a sentence asks or requests something: a question mark or a request cue."""
+    if "?" in sentence:
+        return True
+    if stems:
+        joined = " " + " ".join(stems) + " "
+        if any(f" {cue} " in joined for cue in compiled.en_cues.question):
+            return True
+    return bool(_CJK.search(sentence)) and any(cue in sentence for cue in compiled.zh_cues.question)
+
+
+def _scan_back(tokens: list[str], start: int, window: int, cues: frozenset[str], stops: frozenset[str]) -> int:
+    """Index of the nearest cue within `window` tokens before `start` in the same scope, or -1."""
+    for j in range(start - 1, max(start - window, 0) - 1, -1):
+        token = tokens[j]
+        if token in stops or token in _PUNCT_TOKENS:
+            return -1
+        if token in cues:
+            return j
+    return -1
+
+
+def _negated(tokens: list[str], start: int, cues: _Cues) -> bool:
+    """A negation shortly before the hit, unless it negates something else ("can't believe")."""
+    j = _scan_back(tokens, start, _NEGATION_WINDOW, cues.negation, cues.scope_breakers)
+    return j >= 0 and tokens[j + 1] not in cues.negation_breakers
+
+
+def _hedged(tokens: list[str], start: int, cues: _Cues) -> bool:
+    """A hedge (if, hope, 如果, 希望 ...) before the hit in the same clause."""
+    return _scan_back(tokens, start, _HEDGE_WINDOW, cues.hedge, cues.scope_breakers) >= 0
+
+
+def _en_third_party(stems: list[str], start: int, end: int, owner: dict[str, str]) -> bool:
+    """Whether the nearest ownership cue points at someone other than the poster or family."""
+    for j in range(start - 1, max(start - _OWNER_BACK, 0) - 1, -1):
+        kind = owner.get(stems[j])
+        if kind:
+            return kind == "third"
+    for j in range(end, min(end + _OWNER_AHEAD, len(stems))):
+        if stems[j] in _PUNCT_TOKENS:
+            break
+        kind = owner.get(stems[j])
+        if kind:
+            # "happy birthday to my friend": the noun after "my" says whose birthday it is.
+            if kind == "own" and j + 1 < len(stems):
+                kind = owner.get(stems[j + 1]) or kind
+            return kind == "third"
+    return False
+
+
+def _zh_third_party(sentence: str, start: int, end: int, owner: dict[str, str]) -> bool:
+    """Chinese counterpart of _en_third_party, on characters: the cue closest to the hit decides."""
+    before = sentence[max(start - _ZH_OWNER_BACK, 0) : start]
+    best, kind = -1, None
+    for cue, cue_kind in owner.items():
+        at = before.rfind(cue)
+        if at >= 0 and at + len(cue) > best:
+            best, kind = at + len(cue), cue_kind
+    if kind is None:
+        after = sentence[end : end + _ZH_OWNER_AHEAD]
+        first = len(after)
+        for cue, cue_kind in owner.items():
+            at = after.find(cue)
+            if 0 <= at < first:
+                first, kind = at, cue_kind
+    return kind == "third"
+
+
+def _keep(hits: list[_Hit], excluded: list[tuple[int, int, int]]) -> list[_Hit]:
+    """Drop hits covered by one of their label's exclusions or by a longer hit of the same label."""
+    kept: list[_Hit] = []
+    covered: dict[int, int] = {}
+    for hit in sorted(hits, key=lambda h: (h.start, h.start - h.end)):
+        label = hit.key.label
+        if hit.start < covered.get(label, -1):
+            continue
+        if any(lab == label and s < hit.end and hit.start < e for lab, s, e in excluded):
+            continue
+        covered[label] = hit.end
+        kept.append(hit)
+    return kept
+
+
+class _Tally:
+    """Distinct keywords (with weights) and evidence found per label in one post."""
+
+    def __init__(self) -> None:
+        self.weights: dict[int, dict[str, float]] = {}
+        self.evidence: dict[int, list[str]] = {}
+
+    def add(self, key: _Key, surface: str) -> None:
+        """Count a keyword once per post, and remember how it appeared."""
+        self.weights.setdefault(key.label, {})[key.keyword] = key.weight
+        seen = self.evidence.setdefault(key.label, [])
+        if surface not in seen:
+            seen.append(surface)
+
+
+def _match_en(sentence: str, question: Callable[[list[str]], bool], compiled: _Compiled, tally: _Tally) -> None:
+    """Find English keywords in one sentence and keep those their context allows."""
+    tokens = _EN_TOKEN.findall(sentence)
+    stems = _en_stems(tokens)
+    hits: list[_Hit] = []
+    excluded: list[tuple[int, int, int]] = []
+    keys, exclude, n = compiled.en_keys, compiled.en_exclude, len(stems)
+    for i, stem in enumerate(stems):
+        for phrase, label in exclude.get(stem, ()):
+            if tuple(stems[i : i + len(phrase)]) == phrase:
+                excluded.append((label, i, i + len(phrase)))
+        for phrase, key in keys.get(stem, ()):
+            size = len(phrase)
+            if size == 1 or (i + size <= n and tuple(stems[i : i + size]) == phrase):
+                hits.append(_Hit(key, i, i + size, " ".join(tokens[i : i + size])))
+    if not hits:
+        return
+    cues = compiled.en_cues
+    for hit in _keep(hits, excluded):
+        blocks = compiled.blocks[hit.key.label]
+        if (hit.key.ask or "question" in blocks) and question(stems) != hit.key.ask:
+            continue
+        if "negated" in blocks and _negated(stems, hit.start, cues):
+            continue
+        if "hedged" in blocks and _hedged(stems, hit.start, cues):
+            continue
+        if "third_party" in blocks and _en_third_party(stems, hit.start, hit.end, cues.owner):
+            continue
+        tally.add(hit.key, hit.surface)
+
+
+def _zh_clause_hits(tokens: list[str], compiled: _Compiled) -> tuple[list[_Hit], list[tuple[int, int, int]]]:
+    """Keyword and exclusion occurrences made of whole jieba words (or a prefix/suffix of one)."""
+    hits: list[_Hit] = []
+    excluded: list[tuple[int, int, int]] = []
+    keys, exclude, longest, n = compiled.zh_keys, compiled.zh_exclude, compiled.zh_max_len, len(tokens)
+    for i in range(n):
+        word = ""
+        for j in range(i, min(n, i + _ZH_MAX_TOKENS)):
+            word += tokens[j]
+            if len(word) > longest:
+                break
+            for key in keys.get(word, ()):
+                hits.append(_Hit(key, i, j + 1, word))
+            for label in exclude.get(word, ()):
+                excluded.append((label, i, j + 1))
+        token = tokens[i]
+        if len(token) > 2:
+            affixes = compiled.affixes.get(token)
+            if affixes is None:
+                affixes = compiled.affixes[token] = _affix_keys(token, keys)
+            hits.extend(_Hit(key, i, i + 1, part) for part, key in affixes)
+    return hits, excluded
+
+
+def _affix_keys(token: str, keys: Mapping[str, list[_Key]]) -> tuple[tuple[str, _Key], ...]:
+    """Keywords that head or tail a longer jieba word; jieba keeps compounds such as 篮球赛 or
+    毕业典礼 whole, and their keyword still counts. Single characters never match this way
+    (熊猫 is not 猫)."""
+    parts = {token[:k] for k in range(2, len(token))} | {token[k:] for k in range(1, len(token) - 1)}
+    return tuple((part, key) for part in sorted(parts) for key in keys.get(part, ()))
+
+
+def _match_zh(sentence: str, question: Callable[[list[str]], bool], compiled: _Compiled, tally: _Tally) -> None:
+    """Find Chinese keywords in one sentence, segmenting only clauses that may contain one."""
+    prefilter = compiled.zh_prefilter
+    if prefilter is None:
+        return
+    segment = compiled.segment or _segmenter(compiled)
+    cues = compiled.zh_cues
+    for clause in _ZH_CLAUSE.finditer(sentence):
+        text = clause.group()
+        if not prefilter.search(text):
+            continue
+        tokens = segment(text)
+        hits, excluded = _zh_clause_hits(tokens, compiled)
+        offsets: list[int] | None = None
+        for hit in _keep(hits, excluded):
+            blocks = compiled.blocks[hit.key.label]
+            if (hit.key.ask or "question" in blocks) and question([]) != hit.key.ask:
+                continue
+            if "negated" in blocks and _negated(tokens, hit.start, cues):
+                continue
+            if "hedged" in blocks and _hedged(tokens, hit.start, cues):
+                continue
+            if "third_party" in blocks:
+                offsets = offsets or [0, *accumulate(map(len, tokens))]
+                start = clause.start() + offsets[hit.start]
+                if _zh_third_party(sentence, start, clause.start() + offsets[hit.end], cues.owner):
+                    continue
+            tally.add(hit.key, hit.surface)
 
 
 def tag_post(title: str, text: str, *, taxonomy: Taxonomy | None = None) -> Tags:
-    tax = taxonomy or load_taxonomy()
-    body = f"{title}\n{text}".lower()
-    evidence = {}
-    for label, words in {**tax.topics, **tax.signals}.items():
-        hits = tuple(w for w in words if w in body)
-        if hits:
-            evidence[label] = hits
-    signals = tuple(s for s in tax.signals if s in evidence)
-    if "check_in" in signals:
-        signals = tuple(s for s in signals if s != "congratulate")
-    return Tags(topics=tuple(t for t in tax.topics if t in evidence), signals=signals,
-                lang=detect_lang(body), evidence=evidence)
+    """Tag one post (title and plain text) with topics, signals, language and evidence."""
+    compiled = (taxonomy or _default_taxonomy())._compiled
+    raw = f"{title}\n{text}" if title else text
+    norm = _normalise(raw)
+    tally = _Tally()
+    has_latin, has_cjk = bool(_LATIN.search(norm)), bool(_CJK.search(norm))
+    for sentence in _SENTENCE_SPLIT.split(norm):
+        asked: list[bool] = []
+
+        def question(stems: list[str], sentence: str = sentence, asked: list[bool] = asked) -> bool:
+            # Computed at most once per sentence, and only when a keyword needs it.
+            if not asked:
+                tokens = stems or (_en_stems(_EN_TOKEN.findall(sentence)) if has_latin else [])
+                asked.append(_is_question(sentence, tokens, compiled))
+            return asked[0]
+
+        if has_latin and _LATIN.search(sentence):
+            _match_en(sentence, question, compiled, tally)
+        if has_cjk and _CJK.search(sentence):
+            _match_zh(sentence, question, compiled, tally)
+    for symbol, key in compiled.emoji:
+        if symbol in norm:
+            tally.add(key, symbol)
+
+    fired = {
+        label
+        for label, weights in tally.weights.items()
+        if sum(weights.values()) >= compiled.thresholds[label] - 1e-9
+    }
+    for label in list(fired):
+        fired.difference_update(compiled.suppress[label])
+    labels = compiled.labels
+    ordered = sorted(fired)
+    return Tags(
+        topics=tuple(labels[i].id for i in ordered if labels[i].kind == "topic"),
+        signals=tuple(labels[i].id for i in ordered if labels[i].kind == "signal"),
+        lang=detect_lang(raw),
+        evidence={labels[i].id: tuple(tally.evidence[i]) for i in ordered},
+    )

@@ -1,0 +1,114 @@
+"""Tagger quality on the labelled set (per label and language) and throughput on one core.
+
+Run: PYTHONPATH=. python -m benchmarks.bench_tagging
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import time
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+from transforms.tagging import load_taxonomy, tag_post
+
+LABELLED = Path(__file__).resolve().parents[1] / "tests" / "fixtures" / "labelled_posts.jsonl"
+CORPUS_SIZE = 3000
+SEED = 20240601
+MIN_BYTES, MAX_BYTES = 500, 3000
+
+
+def _load() -> list[dict[str, Any]]:
+    """The hand-labelled posts."""
+    return [json.loads(line) for line in LABELLED.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+def _prf(tp: int, fp: int, fn: int) -> dict[str, float]:
+    """Precision, recall and F1 from counts (1.0 where there was nothing to find or claim)."""
+    precision = tp / (tp + fp) if tp + fp else 1.0
+    recall = tp / (tp + fn) if tp + fn else 1.0
+    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+    return {"precision": round(precision, 3), "recall": round(recall, 3), "f1": round(f1, 3), "support": tp + fn}
+
+
+def quality(posts: list[dict[str, Any]]) -> dict[str, Any]:
+    """Per-label and micro-averaged P/R/F1 for each language of the labelled set."""
+    taxonomy = load_taxonomy()
+    counts: Counter[tuple[str, str, str]] = Counter()
+    for post in posts:
+        tags = tag_post(post["title"], post["text"], taxonomy=taxonomy)
+        for kind in ("topics", "signals"):
+            gold, got = set(post[kind]), set(getattr(tags, kind))
+            for label in getattr(taxonomy, kind):
+                part = "tp" if label in gold and label in got else "fp" if label in got else "fn" if label in gold else None
+                if part:
+                    counts[(post["lang"], label, part)] += 1
+    result: dict[str, Any] = {}
+    for lang in sorted({post["lang"] for post in posts}):
+        labels = {label: _prf(*(counts[(lang, label, p)] for p in ("tp", "fp", "fn"))) for label in taxonomy.topics + taxonomy.signals}
+        micro = {
+            kind: _prf(*(sum(counts[(lang, label, p)] for label in getattr(taxonomy, kind)) for p in ("tp", "fp", "fn")))
+            for kind in ("topics", "signals")
+        }
+        result[lang] = {"posts": sum(post["lang"] == lang for post in posts), "labels": labels, "micro": micro}
+    return result
+
+
+def synthetic_corpus(posts: list[dict[str, Any]], size: int = CORPUS_SIZE, seed: int = SEED) -> list[tuple[str, str]]:
+    """Deterministic 0.5-3 KB posts, each stitched from labelled posts of one language."""
+    rng = random.Random(seed)
+    by_lang: dict[str, list[dict[str, Any]]] = {}
+    for post in posts:
+        by_lang.setdefault(post["lang"], []).append(post)
+    corpus = []
+    for _ in range(size):
+        pool = by_lang[rng.choice(sorted(by_lang))]
+        target = rng.randint(MIN_BYTES, MAX_BYTES)
+        first = rng.choice(pool)
+        parts = [first["text"]]
+        while len("\n".join(parts).encode("utf-8")) < target:
+            parts.append(rng.choice(pool)["text"])
+        corpus.append((first["title"], "\n".join(parts)))
+    return corpus
+
+
+def throughput(corpus: list[tuple[str, str]]) -> dict[str, float]:
+    """Posts per CPU second on one core (process time, so other load on the machine matters less)."""
+    taxonomy = load_taxonomy()
+    tag_post("warm-up", "jieba 初始化 once", taxonomy=taxonomy)
+    start = time.process_time()
+    for title, text in corpus:
+        tag_post(title, text, taxonomy=taxonomy)
+    seconds = time.process_time() - start
+    size = sum(len(text.encode("utf-8")) for _, text in corpus)
+    return {
+        "posts": len(corpus),
+        "avg_bytes": round(size / len(corpus)),
+        "cpu_seconds": round(seconds, 3),
+        "posts_per_s": round(len(corpus) / seconds, 1),
+    }
+
+
+def run() -> dict[str, Any]:
+    """Quality on the labelled set and throughput on the synthetic corpus."""
+    posts = _load()
+    return {"quality": quality(posts), "throughput": throughput(synthetic_corpus(posts))}
+
+
+def _print(report: dict[str, Any]) -> None:
+    """Human-readable tables."""
+    for lang, data in report["quality"].items():
+        print(f"\n[{lang}] {data['posts']} posts")
+        print(f"  {'label':<14} {'P':>6} {'R':>6} {'F1':>6} {'n':>4}")
+        for label, s in data["labels"].items():
+            print(f"  {label:<14} {s['precision']:>6.3f} {s['recall']:>6.3f} {s['f1']:>6.3f} {s['support']:>4}")
+        for kind, s in data["micro"].items():
+            print(f"  {'micro ' + kind:<14} {s['precision']:>6.3f} {s['recall']:>6.3f} {s['f1']:>6.3f} {s['support']:>4}")
+    t = report["throughput"]
+    print(f"\nthroughput: {t['posts_per_s']} posts/s on one core ({t['posts']} posts, avg {t['avg_bytes']} B, {t['cpu_seconds']} CPU s)")
+
+
+if __name__ == "__main__":
+    _print(run())
