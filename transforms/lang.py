@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from typing import Any
 
 # CJK Unified Ideographs, Extension A and the compatibility block; kana/hangul are not counted
 # because the digest only distinguishes Chinese from everything else.
@@ -22,3 +23,23 @@ def detect_lang(text: str) -> str:
         return "en"
     words = len(_LATIN_WORD.findall(text))
     return "zh" if cjk / (cjk + words) >= _ZH_SHARE else "en"
+
+
+def new_jieba_tokenizer() -> Any:
+    """A private, initialised jieba Tokenizer, loaded quietly (jieba is imported only here).
+
+    jieba logs "Building prefix dict" on start-up and its import triggers setuptools'
+    pkg_resources deprecation warning; neither belongs on a user's terminal.
+    """
+    import logging
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        warnings.simplefilter("ignore", DeprecationWarning)
+        import jieba  # deferred: importing and loading its dictionary takes about a second
+
+    jieba.setLogLevel(logging.WARNING)
+    tokenizer = jieba.Tokenizer()  # a private instance: words we add stay out of jieba.dt
+    tokenizer.initialize()
+    return tokenizer

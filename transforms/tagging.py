@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import logging
 import re
 import threading
 import tomllib
@@ -30,8 +29,9 @@ from itertools import accumulate
 from pathlib import Path
 from typing import Any, NamedTuple
 
+from guanxi.errors import GuanxiError
 from guanxi.models import Tags
-from transforms.lang import detect_lang
+from transforms.lang import detect_lang, new_jieba_tokenizer
 from transforms.zh_variants import T2S
 
 __all__ = ["DEFAULT_TAXONOMY", "Label", "Taxonomy", "load_taxonomy", "tag_post", "taxonomy_fingerprint"]
@@ -321,9 +321,13 @@ class Taxonomy:
         return tuple(label.id for label in self.labels if label.kind == "signal")
 
 
+class TaxonomyError(GuanxiError, ValueError):
+    """An unreadable or invalid taxonomy file; one line naming the file and key."""
+
+
 def _fail(source: str, key: str, problem: str) -> ValueError:
     """A one-line error naming the taxonomy file and the offending key."""
-    return ValueError(f"invalid taxonomy {source}: {key}: {problem}".replace("\n", " "))
+    return TaxonomyError(f"taxonomy: invalid {source}: {key}: {problem}".replace("\n", " "))
 
 
 def _read_file(path: Path) -> dict[str, Any]:
@@ -537,12 +541,7 @@ def _segmenter(compiled: _Compiled) -> Callable[[str], list[str]]:
     global _JIEBA
     with _JIEBA_LOCK:
         if _JIEBA is None:
-            import jieba  # deferred: importing and loading its dictionary takes about a second
-
-            jieba.setLogLevel(logging.WARNING)  # silence "Building prefix dict ..." chatter
-            tokenizer = jieba.Tokenizer()  # private instance: our added words stay out of jieba.dt
-            tokenizer.initialize()
-            _JIEBA = tokenizer
+            _JIEBA = new_jieba_tokenizer()
         for word in compiled.zh_dictionary:
             if word not in _JIEBA_WORDS:
                 # No explicit frequency: jieba then picks one that keeps the word whole without
