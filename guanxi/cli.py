@@ -90,7 +90,8 @@ def cmd_people_list(args: argparse.Namespace) -> int:
     config = _config(args)
     with store.write_window(config.store_path) as con:
         sync_roster(con, config.people, rsshub_base_url=config.rsshub_base_url,
-                    base_dir=str(config.path.parent) if config.path else None, say=_say)
+                    base_dir=str(config.path.parent) if config.path else None, say=_say,
+                    options=config.source_options)
         people = list_people(con)
     if args.format == "json":
         print(json.dumps(people, default=str, ensure_ascii=False, indent=2))
@@ -120,7 +121,8 @@ def cmd_people_import_opml(args: argparse.Namespace) -> int:
         raise CliError(f"opml: cannot read {path}: {exc.strerror}") from None
     people = parse_opml(data, filename=str(path))
     with store.write_window(config.store_path) as con:
-        added_people, added_sources = import_opml(con, people, rsshub_base_url=config.rsshub_base_url)
+        added_people, added_sources = import_opml(con, people, rsshub_base_url=config.rsshub_base_url,
+                                                   options=config.source_options)
     print(f"opml: {len(people)} people in file; {added_people} people and {added_sources} sources added")
     return EXIT_OK
 

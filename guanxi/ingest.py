@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from connectors.http import FetchLimits
-from connectors.sources import SourceTask, SpecError, fetch_all, resolve_spec
+from connectors.sources import SourceOptions, SourceTask, SpecError, fetch_all, resolve_spec
 from guanxi import store
 from guanxi.config import Config, PersonConfig
 from guanxi.models import Batch, Entry
@@ -41,7 +41,8 @@ class IngestSummary:
 
 
 def sync_roster(con, people: Iterable[PersonConfig], *, rsshub_base_url: str,
-                base_dir: str | None, say: Callable[[str], None]) -> None:
+                base_dir: str | None, say: Callable[[str], None],
+                options: SourceOptions | None = None) -> None:
     """Bring the config's roster into the store (add or update; never delete)."""
     for p in people:
         pid, _ = store.upsert_person(con, name=p.name, origin="config", grp=p.group,
@@ -49,7 +50,8 @@ def sync_roster(con, people: Iterable[PersonConfig], *, rsshub_base_url: str,
                                      language=p.language, notes=p.notes)
         for spec in p.feeds:
             try:
-                resolved = resolve_spec(spec, rsshub_base_url=rsshub_base_url, base_dir=base_dir)
+                resolved = resolve_spec(spec, rsshub_base_url=rsshub_base_url, base_dir=base_dir,
+                                        options=options)
             except SpecError as exc:
                 say(f"roster: {p.name}: {exc}")
                 continue
@@ -189,7 +191,7 @@ def ingest(config: Config, *, now: datetime | None = None,
     base_dir = str(config.path.parent) if config.path else None
     with store.write_window(config.store_path) as con:
         sync_roster(con, config.people, rsshub_base_url=config.rsshub_base_url,
-                    base_dir=base_dir, say=say)
+                    base_dir=base_dir, say=say, options=config.source_options)
         sources = {s.source_id: s for s in store.load_sources(con)}
     tasks, waiting = due_tasks(sources.values(), now)
 

@@ -54,7 +54,8 @@ def parse_opml(data: bytes, *, filename: str = "OPML") -> list[OpmlPerson]:
     return list(people.values())
 
 
-def import_opml(con, people: list[OpmlPerson], *, rsshub_base_url: str) -> tuple[int, int]:
+def import_opml(con, people: list[OpmlPerson], *, rsshub_base_url: str,
+                options=None) -> tuple[int, int]:
     """Add people and sources; return (people added, sources added). Idempotent."""
     from connectors.sources import SpecError, resolve_spec
 
@@ -65,7 +66,7 @@ def import_opml(con, people: list[OpmlPerson], *, rsshub_base_url: str) -> tuple
         added_people += created
         for url in p.feeds:
             try:
-                resolved = resolve_spec(url, rsshub_base_url=rsshub_base_url)
+                resolved = resolve_spec(url, rsshub_base_url=rsshub_base_url, options=options)
             except SpecError:
                 continue
             _, created = store.ensure_source(con, person_id=pid, kind=resolved.kind, spec=url,
