@@ -1,24 +1,23 @@
-"""Source specs (what the user writes in the roster) and fetching every source of a run.
+"""Source specs (what the user writes in the roster) and reading every source of a run.
 
 A spec is a plain URL or `kind:rest` (mastodon:@user@instance, bsky:handle, rsshub:/route,
-export:path). `resolve_spec` turns it into a kind and the URL (or path) to read;
-`fetch_all` fetches all network sources concurrently on one client and parses each into a
-`Batch`. A failure in one source is a `Batch(status="failed")`, never an exception.
+export:path). Each kind is one `Connector` (a small protocol: `resolve` a spec to the URL or
+path stored in `sources.url`, and `read` that source into a `Batch` using the run's shared
+`Fetcher`). `CONNECTORS` maps a kind to the module that holds its connector, imported only when
+that kind is used. A failure in one source is a `Batch(status="failed")`, never an exception.
 """
 
 from __future__ import annotations
 
 import asyncio
-import re
+import importlib
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
 from connectors.http import FetchLimits, FetchRequest, FetchResult, Fetcher
 from guanxi.errors import GuanxiError
 from guanxi.models import Batch, FeedMeta
-
-_MASTODON = re.compile(r"^@?(?P<user>[A-Za-z0-9_.-]+)@(?P<host>[A-Za-z0-9.-]+\.[A-Za-z]{2,}(?::\d+)?)$")
-_BSKY = re.compile(r"^@?(?P<handle>[A-Za-z0-9.-]+\.[A-Za-z0-9-]+|did:plc:[a-z0-9]+)$")
 
 
 class SpecError(GuanxiError, ValueError):
@@ -26,44 +25,18 @@ class SpecError(GuanxiError, ValueError):
 
 
 @dataclass(frozen=True, slots=True)
+class SourceOptions:
+    """Per-kind settings from the config ([rsshub] base_url, [mastodon] scheme, [bluesky] appview)."""
+
+    rsshub_base_url: str = "https://rsshub.app"
+    mastodon_scheme: str = "https"
+    bsky_appview: str = "https://public.api.bsky.app"
+
+
+@dataclass(frozen=True, slots=True)
 class ResolvedSpec:
     kind: str  # feed | mastodon | bsky | rsshub | export
-    url: str   # http(s) URL to fetch, or a filesystem path for exports
-
-
-def resolve_spec(spec: str, *, rsshub_base_url: str = "https://rsshub.app",
-                 base_dir: str | None = None) -> ResolvedSpec:
-    """Understand a roster feed entry."""
-    spec = spec.strip()
-    lower = spec.lower()
-    if lower.startswith(("http://", "https://")):
-        return ResolvedSpec("feed", spec)
-    kind, sep, rest = spec.partition(":")
-    kind = kind.lower()
-    if not sep or not rest:
-        raise SpecError(f"source: cannot understand {spec!r}: expected a URL or kind:value")
-    if kind == "mastodon":
-        m = _MASTODON.match(rest)
-        if not m:
-            raise SpecError(f"source: {spec!r}: expected mastodon:@user@instance")
-        return ResolvedSpec("mastodon", f"https://{m['host']}/@{m['user']}.rss")
-    if kind == "bsky":
-        m = _BSKY.match(rest)
-        if not m:
-            raise SpecError(f"source: {spec!r}: expected bsky:handle (e.g. bsky:alice.bsky.social)")
-        return ResolvedSpec("bsky", f"https://bsky.app/profile/{m['handle']}/rss")
-    if kind == "rsshub":
-        if not rest.startswith("/"):
-            raise SpecError(f"source: {spec!r}: expected rsshub:/route (e.g. rsshub:/weibo/user/123)")
-        return ResolvedSpec("rsshub", rsshub_base_url.rstrip("/") + rest)
-    if kind == "export":
-        from pathlib import Path
-
-        p = Path(rest).expanduser()
-        if not p.is_absolute() and base_dir:
-            p = Path(base_dir) / p
-        return ResolvedSpec("export", str(p))
-    raise SpecError(f"source: unknown kind {kind!r} in {spec!r} (use a URL, mastodon:, bsky:, rsshub: or export:)")
+    url: str   # what the connector reads: an http(s) URL, or a filesystem path for exports
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,6 +50,58 @@ class SourceTask:
     last_modified: str | None = None
 
 
+class Connector(Protocol):
+    """One source kind. `network` connectors get the run's shared Fetcher; others get None."""
+
+    kind: str
+    network: bool
+
+    def resolve(self, value: str, spec: str, *, options: SourceOptions, base_dir: str | None) -> str:
+        """The URL (or path) to store for `kind:value`; raise SpecError if it makes no sense."""
+        ...
+
+    async def read(self, task: SourceTask, fetcher: Fetcher | None) -> Batch:
+        """Read one source; every failure comes back as a failed Batch."""
+        ...
+
+
+# kind -> module with a module-level CONNECTOR; "feed" is also what a plain URL is.
+CONNECTORS: dict[str, str] = {
+    "feed": "connectors.sources",
+    "rsshub": "connectors.rsshub",
+    "mastodon": "connectors.mastodon",
+    "bsky": "connectors.bluesky",
+    "export": "connectors.sources",
+}
+
+
+def connector_for(kind: str) -> Connector:
+    """The connector of a kind (KeyError for an unknown kind)."""
+    module = CONNECTORS[kind]
+    if module == __name__:
+        return _LOCAL[kind]
+    return importlib.import_module(module).CONNECTOR
+
+
+def resolve_spec(spec: str, *, rsshub_base_url: str | None = None, base_dir: str | None = None,
+                 options: SourceOptions | None = None) -> ResolvedSpec:
+    """Understand a roster feed entry."""
+    options = options or SourceOptions()
+    if rsshub_base_url is not None and options.rsshub_base_url != rsshub_base_url:
+        options = SourceOptions(rsshub_base_url, options.mastodon_scheme, options.bsky_appview)
+    spec = spec.strip()
+    if spec.lower().startswith(("http://", "https://")):
+        return ResolvedSpec("feed", spec)
+    kind, sep, rest = spec.partition(":")
+    kind = kind.lower()
+    if not sep or not rest:
+        raise SpecError(f"source: cannot understand {spec!r}: expected a URL or kind:value")
+    if kind not in CONNECTORS or kind == "feed":
+        raise SpecError(f"source: unknown kind {kind!r} in {spec!r} "
+                        "(use a URL, mastodon:, bsky:, rsshub: or export:)")
+    return ResolvedSpec(kind, connector_for(kind).resolve(rest, spec, options=options, base_dir=base_dir))
+
+
 def fetch_all(tasks: Sequence[SourceTask], limits: FetchLimits = FetchLimits()) -> dict[int, Batch]:
     """Read every source (network ones concurrently on one client); a Batch per source id."""
     return asyncio.run(fetch_all_async(tasks, limits))
@@ -84,42 +109,80 @@ def fetch_all(tasks: Sequence[SourceTask], limits: FetchLimits = FetchLimits()) 
 
 async def fetch_all_async(tasks: Sequence[SourceTask], limits: FetchLimits = FetchLimits()
                           ) -> dict[int, Batch]:
-    out: dict[int, Batch] = {}
-    network = [t for t in tasks if t.kind != "export"]
-    for t in tasks:
-        if t.kind == "export":
-            out[t.source_id] = read_export_source(t)
-    if network:
-        async with Fetcher(limits) as fetcher:
-            results = await fetcher.fetch_many(
-                [FetchRequest(t.url, etag=t.etag, last_modified=t.last_modified) for t in network])
-        for t, r in zip(network, results):
-            out[t.source_id] = batch_from_fetch(r)
-    return out
+    async with Fetcher(limits) as fetcher:
+        batches = await asyncio.gather(*(_read_one(t, fetcher) for t in tasks))
+    return {t.source_id: b for t, b in zip(tasks, batches)}
 
 
-def batch_from_fetch(result: FetchResult) -> Batch:
-    """Turn an HTTP result into a Batch: parse bytes, or record why there is nothing."""
-    from connectors.feed import FeedError, parse_feed
+async def _read_one(task: SourceTask, fetcher: Fetcher) -> Batch:
+    try:
+        conn = connector_for(task.kind)
+        return await conn.read(task, fetcher if conn.network else None)
+    except Exception as exc:  # a connector bug must not fail the run; record it loudly
+        return Batch(status="failed", final_url=task.url,
+                     error=f"{task.kind}: unexpected {type(exc).__name__}: {exc}".splitlines()[0][:300])
 
+
+def batch_from_failure(result: FetchResult) -> Batch:
+    """A Batch for a fetch that brought nothing to parse: not modified, gone or failed."""
     common = dict(final_url=result.final_url, permanent_redirect=result.permanent_redirect,
                   http_status=result.status_code, retry_after_s=result.retry_after_s)
     if result.not_modified:
         return Batch(status="not_modified", **common)
-    if result.error:
-        status = "gone" if result.status_code == 410 else "failed"
-        return Batch(status=status, error=result.error, **common)
-    assert result.body is not None
+    status = "gone" if result.status_code == 410 else "failed"
+    return Batch(status=status, error=result.error or "fetch: no body", **common)
+
+
+def batch_from_fetch(result: FetchResult) -> Batch:
+    """Turn an HTTP result into a Batch: parse feed bytes, or record why there is nothing."""
+    from connectors.feed import FeedError, parse_feed
+
+    if result.not_modified or result.error or result.body is None:
+        return batch_from_failure(result)
+    common = dict(final_url=result.final_url, permanent_redirect=result.permanent_redirect,
+                  http_status=result.status_code, retry_after_s=result.retry_after_s)
     try:
         meta, entries = parse_feed(result.body, content_type=result.content_type,
                                    url=result.final_url)
     except FeedError as exc:
         return Batch(status="failed", error=str(exc), **common)
     except Exception as exc:  # a parser bug must not fail the run; record it loudly
-        return Batch(status="failed", error=f"parse: unexpected {type(exc).__name__}: {exc}"[:300], **common)
+        return Batch(status="failed", error=f"parse: unexpected {type(exc).__name__}: {exc}"
+                     .splitlines()[0][:300], **common)
     meta = FeedMeta(title=meta.title, link=meta.link, etag=result.headers.get("etag"),
                     last_modified=result.headers.get("last-modified"))
     return Batch(status="ok", entries=entries, meta=meta, **common)
+
+
+class FeedConnector:
+    """A plain RSS/Atom/RDF/JSON Feed URL."""
+
+    kind, network = "feed", True
+
+    def resolve(self, value: str, spec: str, *, options: SourceOptions, base_dir: str | None) -> str:
+        return spec
+
+    async def read(self, task: SourceTask, fetcher: Fetcher | None) -> Batch:
+        assert fetcher is not None
+        return batch_from_fetch(await fetcher.fetch(
+            FetchRequest(task.url, etag=task.etag, last_modified=task.last_modified)))
+
+
+class ExportConnector:
+    """A platform export on disk (file, folder or zip); read by connectors.exports when present."""
+
+    kind, network = "export", False
+
+    def resolve(self, value: str, spec: str, *, options: SourceOptions, base_dir: str | None) -> str:
+        from pathlib import Path
+
+        p = Path(value).expanduser()
+        if not p.is_absolute() and base_dir:
+            p = Path(base_dir) / p
+        return str(p)
+
+    async def read(self, task: SourceTask, fetcher: Fetcher | None) -> Batch:
+        return read_export_source(task)
 
 
 def read_export_source(task: SourceTask) -> Batch:
@@ -134,3 +197,6 @@ def read_export_source(task: SourceTask) -> Batch:
         return Batch(status="failed", error=str(exc).splitlines()[0])
     except OSError as exc:
         return Batch(status="failed", error=f"export: cannot read {task.url}: {exc.strerror or exc}")
+
+
+_LOCAL: dict[str, Connector] = {"feed": FeedConnector(), "export": ExportConnector()}

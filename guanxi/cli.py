@@ -90,7 +90,8 @@ def cmd_people_list(args: argparse.Namespace) -> int:
     config = _config(args)
     with store.write_window(config.store_path) as con:
         sync_roster(con, config.people, rsshub_base_url=config.rsshub_base_url,
-                    base_dir=str(config.path.parent) if config.path else None, say=_say)
+                    base_dir=str(config.path.parent) if config.path else None, say=_say,
+                    options=config.source_options)
         people = list_people(con)
     if args.format == "json":
         print(json.dumps(people, default=str, ensure_ascii=False, indent=2))
@@ -120,8 +121,51 @@ def cmd_people_import_opml(args: argparse.Namespace) -> int:
         raise CliError(f"opml: cannot read {path}: {exc.strerror}") from None
     people = parse_opml(data, filename=str(path))
     with store.write_window(config.store_path) as con:
-        added_people, added_sources = import_opml(con, people, rsshub_base_url=config.rsshub_base_url)
+        added_people, added_sources = import_opml(con, people, rsshub_base_url=config.rsshub_base_url,
+                                                   options=config.source_options)
     print(f"opml: {len(people)} people in file; {added_people} people and {added_sources} sources added")
+    return EXIT_OK
+
+
+def cmd_people_export_opml(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from guanxi import store
+    from guanxi.ingest import sync_roster
+    from guanxi.roster import export_opml
+
+    config = _config(args)
+    with store.write_window(config.store_path) as con:  # the config's people count too
+        sync_roster(con, config.people, rsshub_base_url=config.rsshub_base_url,
+                    base_dir=str(config.path.parent) if config.path else None, say=_say,
+                    options=config.source_options)
+        data = export_opml(con)
+    if not args.file or args.file == "-":
+        sys.stdout.write(data.decode("utf-8"))
+        return EXIT_OK
+    path = Path(args.file)
+    try:
+        path.write_bytes(data)
+    except OSError as exc:
+        raise CliError(f"opml: cannot write {path}: {exc.strerror}") from None
+    _say(f"opml: wrote {path}")
+    return EXIT_OK
+
+
+def cmd_people_add(args: argparse.Namespace) -> int:
+    from guanxi import store
+    from guanxi.roster import add_person
+
+    config = _config(args)
+    name = args.name.strip()
+    if not name:
+        raise CliError("people: a person needs a name")
+    with store.write_window(config.store_path) as con:
+        created, added = add_person(con, name, args.feeds, group=args.group, aliases=args.alias,
+                                    email=args.email, options=config.source_options,
+                                    base_dir=str(config.path.parent) if config.path else None)
+    print(f"people: {'added' if created else 'updated'} {name}; {added} source"
+          f"{'' if added == 1 else 's'} added")
     return EXIT_OK
 
 
@@ -260,12 +304,20 @@ def build_parser() -> argparse.ArgumentParser:
     sp = add("demo", cmd_demo, "run the whole pipeline on bundled sample data; print the digest path")
     sp.add_argument("--dir", default="demo-out", help="scratch folder (default: ./demo-out)")
 
-    people = sub.add_parser("people", help="the roster: list, import-opml").add_subparsers(
+    people = sub.add_parser("people", help="the roster: list, import-opml, export-opml, add").add_subparsers(
         dest="people_command", metavar="ACTION", required=True)
     sp = add("list", cmd_people_list, "the roster with each person's sources and their health", people)
     sp.add_argument("--format", choices=("table", "json"), default="table")
     sp = add("import-opml", cmd_people_import_opml, "add people and feeds from an OPML file", people)
     sp.add_argument("file")
+    sp = add("export-opml", cmd_people_export_opml, "write the roster as OPML (to FILE, else stdout)", people)
+    sp.add_argument("file", nargs="?", metavar="FILE")
+    sp = add("add", cmd_people_add, "add one person with their feeds (URLs or source specs)", people)
+    sp.add_argument("name", metavar="NAME")
+    sp.add_argument("feeds", nargs="+", metavar="FEED")
+    sp.add_argument("--group")
+    sp.add_argument("--alias", action="append", default=[], help="another name (repeatable)")
+    sp.add_argument("--email")
 
     add("ingest", cmd_ingest, "fetch every active source, store new and changed posts, tag them")
 

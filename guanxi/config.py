@@ -80,6 +80,15 @@ class Config:
     rsshub_base_url: str = "https://rsshub.app"
     calendar_ics: str | None = None
     taxonomy_path: Path | None = None
+    mastodon_scheme: str = "https"
+    bsky_appview: str = "https://public.api.bsky.app"
+
+    @property
+    def source_options(self):
+        """Per-kind source settings for connectors.sources (imported lazily: the CLI stays fast)."""
+        from connectors.sources import SourceOptions
+
+        return SourceOptions(self.rsshub_base_url, self.mastodon_scheme, self.bsky_appview)
 
     @property
     def tz(self) -> ZoneInfo:
@@ -176,7 +185,7 @@ def parse_config(data: dict[str, Any], path: Path) -> Config:
     base = path.resolve().parent
     top = _Section(data, "config", path)
     top.unknown({"store", "digest", "smtp", "ingest", "people", "roster", "rsshub", "calendar",
-                 "taxonomy"})
+                 "taxonomy", "mastodon", "bluesky"})
 
     store = _Section(data.get("store", {}), "store", path)
     store.unknown({"path"})
@@ -188,6 +197,16 @@ def parse_config(data: dict[str, Any], path: Path) -> Config:
 
     rsshub = _Section(data.get("rsshub", {}), "rsshub", path)
     rsshub.unknown({"base_url"})
+    mastodon = _Section(data.get("mastodon", {}), "mastodon", path)
+    mastodon.unknown({"scheme"})
+    mastodon_scheme = mastodon.get("scheme", str, "https").lower()
+    if mastodon_scheme not in ("http", "https"):
+        raise mastodon._fail("scheme", 'must be "https" or "http"')
+    bluesky = _Section(data.get("bluesky", {}), "bluesky", path)
+    bluesky.unknown({"appview"})
+    bsky_appview = bluesky.get("appview", str, "https://public.api.bsky.app").rstrip("/")
+    if not re.match(r"^https?://", bsky_appview):
+        raise bluesky._fail("appview", "must be an http(s) URL")
     calendar = _Section(data.get("calendar", {}), "calendar", path)
     calendar.unknown({"ics"})
     ics = calendar.get("ics", str)
@@ -217,6 +236,8 @@ def parse_config(data: dict[str, Any], path: Path) -> Config:
         rsshub_base_url=rsshub.get("base_url", str, "https://rsshub.app").rstrip("/"),
         calendar_ics=ics,
         taxonomy_path=_resolve(base, taxonomy_path) if taxonomy_path else None,
+        mastodon_scheme=mastodon_scheme,
+        bsky_appview=bsky_appview,
     )
 
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from connectors.http import FetchLimits
-from connectors.sources import SourceTask, SpecError, fetch_all, resolve_spec
+from connectors.sources import SourceOptions, SourceTask, SpecError, fetch_all, resolve_spec
 from guanxi import store
 from guanxi.config import Config, PersonConfig
 from guanxi.models import Batch, Entry
@@ -41,7 +41,8 @@ class IngestSummary:
 
 
 def sync_roster(con, people: Iterable[PersonConfig], *, rsshub_base_url: str,
-                base_dir: str | None, say: Callable[[str], None]) -> None:
+                base_dir: str | None, say: Callable[[str], None],
+                options: SourceOptions | None = None) -> None:
     """Bring the config's roster into the store (add or update; never delete)."""
     for p in people:
         pid, _ = store.upsert_person(con, name=p.name, origin="config", grp=p.group,
@@ -49,7 +50,8 @@ def sync_roster(con, people: Iterable[PersonConfig], *, rsshub_base_url: str,
                                      language=p.language, notes=p.notes)
         for spec in p.feeds:
             try:
-                resolved = resolve_spec(spec, rsshub_base_url=rsshub_base_url, base_dir=base_dir)
+                resolved = resolve_spec(spec, rsshub_base_url=rsshub_base_url, base_dir=base_dir,
+                                        options=options)
             except SpecError as exc:
                 say(f"roster: {p.name}: {exc}")
                 continue
@@ -143,43 +145,94 @@ def record_fetch(con, source: store.SourceRow, batch: Batch, now: datetime,
         [batch.status, batch.error, count, next_at, batch.http_status, now, source.source_id])
 
 
+SAME_TEXT_WINDOW = timedelta(days=3)  # the same words twice within this span are one post
+SAME_TEXT_MIN_CHARS = 12              # shorter texts ("Good morning!") repeat innocently
+
+
 def save_posts(con, records: list[PostRecord], now: datetime, *, taxonomy=None) -> tuple[int, int]:
-    """Insert new posts, update edited ones (and re-tag them); return (new, updated)."""
+    """Insert new posts, update edited ones in place (and re-tag them), link duplicates seen on
+    other sources to one post; return (new, updated)."""
     if not records:
         return 0, 0
-    records = list({r.post_id: r for r in records}.values())  # one post seen on two sources
     from transforms.tagging import load_taxonomy, tag_post, taxonomy_fingerprint
+
+    links = dict(((sid, key), pid) for sid, key, pid in con.execute(
+        """SELECT source_id, identity, post_id FROM post_links
+           WHERE (source_id, identity) IN (SELECT unnest(?), unnest(?))""",
+        [[r.source_id for r in records], [r.key for r in records]]).fetchall())
+    wanted = list({links.get((r.source_id, r.key), r.post_id) for r in records})
+    existing = {pid: (chash, sid) for pid, chash, sid in con.execute(
+        "SELECT post_id, content_hash, source_id FROM posts WHERE post_id IN (SELECT unnest(?))",
+        [wanted]).fetchall()}
+    text_hashes = {r.post_id: content_hash("", r.entry.text) for r in records}
+    # Posts with the same words by the same people: candidates for "one post, two links".
+    same_text: dict[tuple[int, str], list[tuple[str, int, datetime]]] = {}
+    for pid, person, sid, th, when in con.execute(
+            """SELECT post_id, person_id, source_id, text_hash, published_at FROM posts
+               WHERE text_hash IN (SELECT unnest(?))""", [list(text_hashes.values())]).fetchall():
+        same_text.setdefault((person, th), []).append((pid, sid, when))
+
+    new: dict[str, PostRecord] = {}
+    changed: dict[str, PostRecord] = {}
+    link_rows: list[list] = []
+    for r in records:
+        th = text_hashes[r.post_id]
+        target = links.get((r.source_id, r.key)) or (r.post_id if r.post_id in existing or r.post_id in new
+                                                    else _same_text_post(r, th, same_text))
+        if target is None:  # a post nobody has seen: store it
+            new[r.post_id] = r
+            same_text.setdefault((r.person_id, th), []).append((r.post_id, r.source_id, r.published_at))
+            target = r.post_id
+        elif target in existing and existing[target][1] == r.source_id \
+                and existing[target][0] != r.content_hash:
+            changed[target] = r  # edited at its own source: update the row, never add one
+        if (r.source_id, r.key) not in links:
+            links[(r.source_id, r.key)] = target
+            link_rows.append([target, r.source_id, r.entry.url, r.key, now])
 
     tax = taxonomy or load_taxonomy()
     fingerprint = taxonomy_fingerprint(tax)
-    ids = [r.post_id for r in records]
-    existing = dict(con.execute(
-        "SELECT post_id, content_hash FROM posts WHERE post_id IN (SELECT unnest(?))", [ids]).fetchall())
-    new = [r for r in records if r.post_id not in existing]
-    changed = [r for r in records if r.post_id in existing and existing[r.post_id] != r.content_hash]
-    if changed:
-        changed_ids = [r.post_id for r in changed]
-        con.execute("DELETE FROM posts WHERE post_id IN (SELECT unnest(?))", [changed_ids])
-    touched = new + changed
+    for pid, r in changed.items():
+        e = r.entry
+        con.execute(
+            """UPDATE posts SET url = ?, title = ?, text = ?, lang = ?, content_hash = ?, text_hash = ?,
+                   image = ?, is_repost = ?, updated_at = ?, tagged_with = ? WHERE post_id = ?""",
+            [e.url, e.title, e.text, r.lang, r.content_hash, text_hashes[r.post_id], e.image,
+             e.is_repost, now, fingerprint, pid])
+    touched = {**{pid: r for pid, r in new.items()}, **changed}
     if touched:
-        touched_ids = [r.post_id for r in touched]
-        con.execute("DELETE FROM post_topics WHERE post_id IN (SELECT unnest(?))", [touched_ids])
-        con.execute("DELETE FROM post_signals WHERE post_id IN (SELECT unnest(?))", [touched_ids])
+        con.execute("DELETE FROM post_topics WHERE post_id IN (SELECT unnest(?))", [list(touched)])
+        con.execute("DELETE FROM post_signals WHERE post_id IN (SELECT unnest(?))", [list(touched)])
     post_rows, topic_rows, signal_rows = [], [], []
-    for r in touched:
+    for pid, r in touched.items():
         e = r.entry
         tags = tag_post(e.title, e.text, taxonomy=tax)
-        post_rows.append([r.post_id, r.person_id, r.source_id, e.url, e.title, e.text,
-                          r.published_at, r.lang, e.guid, r.key, r.content_hash, e.image, e.is_repost,
-                          now, now, fingerprint])
-        topic_rows += [[r.post_id, t, list(tags.evidence.get(t, ()))] for t in tags.topics]
-        signal_rows += [[r.post_id, s, list(tags.evidence.get(s, ()))] for s in tags.signals]
+        if pid in new:
+            post_rows.append([pid, r.person_id, r.source_id, e.url, e.title, e.text, r.published_at,
+                              r.lang, e.guid, r.key, r.content_hash, text_hashes[r.post_id], e.image,
+                              e.is_repost, now, now, fingerprint])
+        topic_rows += [[pid, t, list(tags.evidence.get(t, ()))] for t in tags.topics]
+        signal_rows += [[pid, s, list(tags.evidence.get(s, ()))] for s in tags.signals]
     store.bulk_insert(con, "posts", ["post_id", "person_id", "source_id", "url", "title", "text",
-                                     "published_at", "lang", "guid", "identity", "content_hash", "image",
-                                     "is_repost", "fetched_at", "updated_at", "tagged_with"], post_rows)
+                                     "published_at", "lang", "guid", "identity", "content_hash", "text_hash",
+                                     "image", "is_repost", "fetched_at", "updated_at", "tagged_with"],
+                      post_rows)
     store.bulk_insert(con, "post_topics", ["post_id", "topic", "evidence"], topic_rows)
     store.bulk_insert(con, "post_signals", ["post_id", "signal", "evidence"], signal_rows)
+    store.bulk_insert(con, "post_links", ["post_id", "source_id", "url", "identity", "first_seen_at"],
+                      link_rows)
     return len(new), len(changed)
+
+
+def _same_text_post(r: PostRecord, text_hash: str,
+                    same_text: dict[tuple[int, str], list[tuple[str, int, datetime]]]) -> str | None:
+    """A post by the same person with the same words from another source, posted about then."""
+    if len(r.entry.text) < SAME_TEXT_MIN_CHARS or r.entry.is_repost:
+        return None
+    for pid, sid, when in same_text.get((r.person_id, text_hash), ()):
+        if sid != r.source_id and abs(when - r.published_at) <= SAME_TEXT_WINDOW:
+            return pid
+    return None
 
 
 def ingest(config: Config, *, now: datetime | None = None,
@@ -189,7 +242,7 @@ def ingest(config: Config, *, now: datetime | None = None,
     base_dir = str(config.path.parent) if config.path else None
     with store.write_window(config.store_path) as con:
         sync_roster(con, config.people, rsshub_base_url=config.rsshub_base_url,
-                    base_dir=base_dir, say=say)
+                    base_dir=base_dir, say=say, options=config.source_options)
         sources = {s.source_id: s for s in store.load_sources(con)}
     tasks, waiting = due_tasks(sources.values(), now)
 

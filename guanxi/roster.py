@@ -54,7 +54,8 @@ def parse_opml(data: bytes, *, filename: str = "OPML") -> list[OpmlPerson]:
     return list(people.values())
 
 
-def import_opml(con, people: list[OpmlPerson], *, rsshub_base_url: str) -> tuple[int, int]:
+def import_opml(con, people: list[OpmlPerson], *, rsshub_base_url: str,
+                options=None) -> tuple[int, int]:
     """Add people and sources; return (people added, sources added). Idempotent."""
     from connectors.sources import SpecError, resolve_spec
 
@@ -65,7 +66,7 @@ def import_opml(con, people: list[OpmlPerson], *, rsshub_base_url: str) -> tuple
         added_people += created
         for url in p.feeds:
             try:
-                resolved = resolve_spec(url, rsshub_base_url=rsshub_base_url)
+                resolved = resolve_spec(url, rsshub_base_url=rsshub_base_url, options=options)
             except SpecError:
                 continue
             _, created = store.ensure_source(con, person_id=pid, kind=resolved.kind, spec=url,
@@ -95,3 +96,43 @@ def list_people(con) -> list[dict]:
                                       "error_count": count, "next_attempt_at": next_at,
                                       "last_ok_at": last_ok, "posts": posts})
     return list(out.values())
+
+
+def export_opml(con, *, title: str = "Guanxi roster") -> bytes:
+    """The roster as OPML 2.0 that `import_opml` reads back: groups as parent outlines, one
+    outline per source titled with the person's name (feeds by their current URL, other kinds
+    by their spec). People without sources have nothing OPML can carry and are left out."""
+    rows = con.execute(
+        """SELECT p.name, p.grp, s.kind, s.spec, s.url FROM people p JOIN sources s USING (person_id)
+           ORDER BY p.grp NULLS FIRST, p.name, s.source_id""").fetchall()
+    root = ET.Element("opml", version="2.0")
+    ET.SubElement(ET.SubElement(root, "head"), "title").text = title
+    body = ET.SubElement(root, "body")
+    groups: dict[str, ET.Element] = {}
+    for name, grp, kind, spec, url in rows:
+        parent = body
+        if grp:
+            parent = groups.get(grp)
+            if parent is None:
+                parent = groups[grp] = ET.SubElement(body, "outline", text=grp, title=grp)
+        ET.SubElement(parent, "outline", text=name, title=name, type="rss",
+                      xmlUrl=url if kind == "feed" else spec)
+    ET.indent(root)
+    return b'<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="utf-8") + b"\n"
+
+
+def add_person(con, name: str, feeds: list[str], *, group: str | None = None,
+               aliases: list[str] = (), email: str | None = None, options=None,
+               base_dir: str | None = None) -> tuple[bool, int]:
+    """Add one person (or extend them) with feeds; return (person created, sources added).
+    Every spec is checked before anything is written, so a typo stores nothing."""
+    from connectors.sources import resolve_spec
+
+    resolved = [(spec, resolve_spec(spec, options=options, base_dir=base_dir)) for spec in feeds]
+    known = _existing_aliases(con, name)
+    pid, created = store.upsert_person(con, name=name, origin="cli", grp=group, email=email,
+                                       aliases=known + [a for a in aliases if a not in known])
+    added = 0
+    for spec, r in resolved:
+        added += store.ensure_source(con, person_id=pid, kind=r.kind, spec=spec.strip(), url=r.url)[1]
+    return created, added

@@ -96,6 +96,20 @@ MIGRATIONS: list[str] = [
         message_id VARCHAR, rendered_at TIMESTAMPTZ, sent_at TIMESTAMPTZ, status VARCHAR
     );
     """,
+    """
+    -- ingest: post_links (every place a post was seen: one post, many links) and posts.text_hash
+    CREATE TABLE post_links (
+        post_id       VARCHAR NOT NULL,
+        source_id     INTEGER NOT NULL,
+        url           VARCHAR,
+        identity      VARCHAR NOT NULL,  -- the item's identity key within its source
+        first_seen_at TIMESTAMPTZ,
+        UNIQUE (source_id, identity)
+    );
+    CREATE INDEX post_links_post ON post_links(post_id);
+    INSERT INTO post_links SELECT post_id, source_id, url, coalesce(identity, post_id), fetched_at FROM posts;
+    ALTER TABLE posts ADD COLUMN text_hash VARCHAR;
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)
