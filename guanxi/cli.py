@@ -263,16 +263,17 @@ def _pad(s: str, width: int) -> str:
 
 def cmd_starters(args: argparse.Namespace) -> int:
     from guanxi import store
-    from reports.digest import build_digest
+    from reports.digest import digest_for_config, shown
     from reports.publish import today_in
 
     config = _config(args)
     now = store.now_utc()
     day = args.date or today_in(config, now)
-    dc = config.digest
-    with store.reader(config.store_path) as con:
-        digest = build_digest(con, day=day, tz_name=dc.timezone, now=now, max_items=dc.max_items,
-                              max_per_person=dc.max_per_person, language=dc.language)
+    digest = digest_for_config(config, day=day, now=now)
+    if digest.calendar_error:
+        _say(digest.calendar_error)
+    with store.write_window(config.store_path) as con:
+        store.record_shown(con, shown(digest), now)  # so `guanxi done ID` finds it later
     items = [{"id": s.id, "person": s.person, "signal": s.signal, "text": s.text,
               "reasons": list(s.reasons), "post_url": s.post_url} for s in digest.starters]
     if args.format == "json":
@@ -281,6 +282,76 @@ def cmd_starters(args: argparse.Namespace) -> int:
         for i, s in enumerate(items, 1):
             print(f"{i:>2}. [{s['id']}] {s['person']}: {s['text']}")
             print(f"    why: {'; '.join(s['reasons'])}")
+    return EXIT_OK
+
+
+def _feedback(args: argparse.Namespace, action: str) -> int:
+    """`done` / `skip`: find a shown starter by id, record feedback (and for done, a contact)."""
+    from guanxi import store
+
+    config = _config(args)
+    now = store.now_utc()
+    with store.write_window(config.store_path) as con:
+        s = store.find_shown(con, args.id)
+        if s is None:
+            raise CliError(f"{action}: no starter with id {args.id!r} (see `guanxi starters`)")
+        store.record_feedback(con, s, action, now)
+        if action == "done":
+            for pid in (s.person_id, s.other_person_id if s.kind == "introduce" else None):
+                if pid is not None:
+                    store.add_contact(con, pid, "starter", s.text, now)
+            if s.kind == "favour" and s.person_id is not None:
+                store.add_favour(con, s.person_id, "gave", f"returned: {s.favour_what or s.text}", now)
+            if s.kind == "introduce" and s.person_id is not None:
+                store.add_favour(con, s.person_id, "gave", "an introduction", now)
+                if s.other_person_id is not None:
+                    store.add_favour(con, s.other_person_id, "gave", "an introduction", now)
+    print(f"{action}: {args.id} — " + ("the person's cadence restarts" if action == "done"
+                                        else "it will not be shown again"))
+    return EXIT_OK
+
+
+def cmd_done(args: argparse.Namespace) -> int:
+    return _feedback(args, "done")
+
+
+def cmd_skip(args: argparse.Namespace) -> int:
+    return _feedback(args, "skip")
+
+
+def _person(con, who: str, stage: str) -> tuple[int, str]:
+    from guanxi import store
+
+    found = store.find_person(con, who.strip())
+    if found is None:
+        raise CliError(f"{stage}: no person named {who!r} (match by name, alias or email; see `guanxi people list`)")
+    return found
+
+
+def cmd_log(args: argparse.Namespace) -> int:
+    from guanxi import store
+
+    if not args.note.strip():
+        raise CliError("log: the note is empty")
+    config = _config(args)
+    with store.write_window(config.store_path) as con:
+        pid, name = _person(con, args.person, "log")
+        store.add_contact(con, pid, args.kind, args.note.strip(), store.now_utc())
+    print(f"log: {args.kind} with {name} recorded; cadence restarts")
+    return EXIT_OK
+
+
+def cmd_favour(args: argparse.Namespace) -> int:
+    from guanxi import store
+
+    direction, what = ("gave", args.gave) if args.gave is not None else ("received", args.received)
+    if not what.strip():
+        raise CliError("favour: say what the favour was")
+    config = _config(args)
+    with store.write_window(config.store_path) as con:
+        pid, name = _person(con, args.person, "favour")
+        store.add_favour(con, pid, direction, what.strip(), store.now_utc())
+    print(f"favour: {'you gave' if direction == 'gave' else 'you received'} — {name}: {what.strip()}")
     return EXIT_OK
 
 
@@ -341,6 +412,20 @@ def build_parser() -> argparse.ArgumentParser:
     sp = add("starters", cmd_starters, "that day's ranked conversation starters")
     sp.add_argument("--date", type=_parse_date)
     sp.add_argument("--format", choices=("table", "json"), default="table")
+
+    sp = add("done", cmd_done, "a starter was used: never shown again; the person's cadence restarts")
+    sp.add_argument("id")
+    sp = add("skip", cmd_skip, "a starter was not useful: never shown again")
+    sp.add_argument("id")
+    sp = add("log", cmd_log, "record a contact with a person (name, alias or email)")
+    sp.add_argument("person")
+    sp.add_argument("note")
+    sp.add_argument("--kind", choices=("met", "call", "message"), default="met")
+    sp = add("favour", cmd_favour, "the reciprocity ledger: a favour you gave or received")
+    sp.add_argument("person")
+    way = sp.add_mutually_exclusive_group(required=True)
+    way.add_argument("--gave", metavar="WHAT")
+    way.add_argument("--received", metavar="WHAT")
     return p
 
 

@@ -42,6 +42,7 @@ class DigestConfig:
     max_per_person: int = 2
     language: str | None = None  # None: follow each post's language
     quiet_day: str = "note"  # "note" | "skip"
+    starters: Path | None = None  # a user's starter templates, laid over reports/starters.toml
 
 
 @dataclass(frozen=True, slots=True)
@@ -248,7 +249,7 @@ def _resolve(base: Path, raw: str) -> Path:
 
 def _parse_digest(s: _Section, base: Path) -> DigestConfig:
     s.unknown({"recipient", "timezone", "send_at", "out_dir", "max_items", "max_per_person",
-               "language", "quiet_day"})
+               "language", "quiet_day", "starters"})
     tz = s.get("timezone", str, "UTC")
     try:
         ZoneInfo(tz)
@@ -266,6 +267,7 @@ def _parse_digest(s: _Section, base: Path) -> DigestConfig:
         max_per_person=s.positive_int("max_per_person", 2),
         language=s.choice("language", ("auto", "en", "zh"), "auto").replace("auto", "") or None,
         quiet_day=s.choice("quiet_day", ("note", "skip"), "note"),
+        starters=_resolve(base, s.get("starters", str)) if s.get("starters", str) else None,
     )
 
 

@@ -110,6 +110,16 @@ MIGRATIONS: list[str] = [
     INSERT INTO post_links SELECT post_id, source_id, url, coalesce(identity, post_id), fetched_at FROM posts;
     ALTER TABLE posts ADD COLUMN text_hash VARCHAR;
     """,
+    """
+    -- starters: starters as shown (so `done`/`skip` find them later) and what feedback covers
+    CREATE TABLE starters_shown (
+        starter_id VARCHAR PRIMARY KEY, day DATE NOT NULL, person_id INTEGER, kind VARCHAR NOT NULL,
+        subject VARCHAR NOT NULL, post_ids VARCHAR[], other_person_id INTEGER, favour_what VARCHAR,
+        text VARCHAR, shown_at TIMESTAMPTZ
+    );
+    ALTER TABLE starter_feedback ADD COLUMN subject VARCHAR;
+    ALTER TABLE starter_feedback ADD COLUMN post_ids VARCHAR[];
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)
@@ -316,3 +326,61 @@ def find_person(con: duckdb.DuckDBPyConnection, who: str) -> tuple[int, str] | N
               OR list_contains(list_transform(aliases, a -> lower(a)), lower(?))
            ORDER BY person_id LIMIT 1""", [who, who, who]).fetchone()
     return (row[0], row[1]) if row else None
+
+
+# --- the follow-up loop ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class ShownStarter:
+    starter_id: str
+    day: Any
+    person_id: int | None
+    kind: str
+    subject: str
+    post_ids: tuple[str, ...]
+    other_person_id: int | None
+    favour_what: str | None
+    text: str
+
+
+def record_shown(con: duckdb.DuckDBPyConnection, starters: Sequence[ShownStarter], now: datetime) -> None:
+    """Remember the starters a digest or `guanxi starters` showed, so `done ID` can find them later."""
+    for s in starters:
+        con.execute("DELETE FROM starters_shown WHERE starter_id = ?", [s.starter_id])
+    bulk_insert(con, "starters_shown",
+                ("starter_id", "day", "person_id", "kind", "subject", "post_ids", "other_person_id",
+                 "favour_what", "text", "shown_at"),
+                [(s.starter_id, s.day, s.person_id, s.kind, s.subject, list(s.post_ids), s.other_person_id,
+                  s.favour_what, s.text, now) for s in starters])
+
+
+def find_shown(con: duckdb.DuckDBPyConnection, starter_id: str) -> ShownStarter | None:
+    row = con.execute(
+        """SELECT starter_id, day, person_id, kind, subject, post_ids, other_person_id, favour_what, text
+           FROM starters_shown WHERE starter_id = ?""", [starter_id.strip().lower()]).fetchone()
+    if not row:
+        return None
+    return ShownStarter(*row[:5], tuple(row[5] or ()), *row[6:])
+
+
+def record_feedback(con: duckdb.DuckDBPyConnection, s: ShownStarter, action: str, now: datetime) -> None:
+    """`done` or `skip`: the starter (its posts, or its subject) is never shown again."""
+    con.execute("INSERT INTO starter_feedback (starter_id, person_id, action, happened_at, subject, post_ids) "
+                "VALUES (?, ?, ?, ?, ?, ?)", [s.starter_id, s.person_id, action, now, s.subject, list(s.post_ids)])
+
+
+def add_contact(con: duckdb.DuckDBPyConnection, person_id: int, kind: str, note: str | None,
+                when: datetime) -> None:
+    """A contact restarts the person's keep-in-touch cadence."""
+    con.execute("INSERT INTO contacts (person_id, happened_at, kind, note) VALUES (?, ?, ?, ?)",
+                [person_id, when, kind, note])
+
+
+def add_favour(con: duckdb.DuckDBPyConnection, person_id: int, direction: str, what: str,
+               when: datetime) -> None:
+    """One line in the reciprocity ledger: direction is "gave" or "received"."""
+    if direction not in ("gave", "received"):
+        raise ValueError(f"favour direction must be gave or received, not {direction!r}")
+    con.execute("INSERT INTO favours (person_id, happened_at, direction, what) VALUES (?, ?, ?, ?)",
+                [person_id, when, direction, what])

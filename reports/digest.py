@@ -7,19 +7,30 @@ render. Everything here is plain data so ranking can be tested with a fixed cloc
 from __future__ import annotations
 
 import hashlib
-import tomllib
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta, timezone
-from functools import lru_cache
-from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from transforms.text import snippet
+from collections.abc import Sequence
 
-SIGNAL_WEIGHT = {"check_in": 3.0, "congratulate": 3.0, "offer_help": 2.5}
-SIGNAL_ORDER = ("congratulate", "offer_help", "check_in")
+from connectors.calendar import CalendarError, Occurrence, PersonKey, match_meetings, occurrences_on, read_calendar
+from reports import rank
+from reports.rank import lower_first
+from reports.wording import age_phrase, clean_excerpt, fill, load_templates, named_things, quote_posts
+from transforms.text import normalise_space, snippet
+
 FIRST_DIGEST_LOOKBACK = timedelta(days=7)
 MIN_WINDOW = timedelta(hours=24)
+
+
+@dataclass(frozen=True, slots=True)
+class RelatedPost:
+    """Another post folded into the same starter (several posts on one theme)."""
+
+    url: str | None
+    title: str
+    excerpt: str
+    published_at: datetime
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,15 +42,24 @@ class Starter:
     topics: tuple[str, ...]
     text: str
     lang: str
-    post_id: str
+    post_id: str | None
     post_url: str | None
     post_title: str
     post_excerpt: str
-    published_at: datetime
+    published_at: datetime | None
     image: str | None
     score: float
     reasons: tuple[str, ...]
     evidence: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    kind: str = "post"             # post | favour | quiet | introduce | meeting
+    section: str = "catch_up"      # the Section.id it is shown under
+    subject: str = ""              # stable key that done/skip suppress
+    post_ids: tuple[str, ...] = ()
+    related: tuple[RelatedPost, ...] = ()   # the other posts of a grouped starter, newest first
+    other_person: str | None = None         # introductions: the second colleague
+    meeting: str | None = None              # "10:00 Weekly 1:1 with Tom" when you meet them today
+    other_person_id: int | None = None
+    favour_what: str | None = None          # favours: what they did for you
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,13 +79,27 @@ class Section:
     title_en: str
     title_zh: str
     items: tuple[Starter, ...]
+    note_en: str = ""   # one line under the title, e.g. what "gone quiet" means
+    note_zh: str = ""
 
 
 SECTION_TITLES = {
+    "meeting_today": ("Meeting today", "今天见面"),
     "congratulate": ("Congratulate", "恭喜"),
     "offer_help": ("Offer help", "帮一把"),
     "check_in": ("Check in privately", "私下问候"),
     "catch_up": ("Catch up", "聊聊近况"),
+    "favours": ("Return a favour", "还个人情"),
+    "gone_quiet": ("Gone quiet", "好久没联系"),
+    "introduce": ("Introduce", "牵线搭桥"),
+}
+SECTION_NOTES = {
+    "check_in": ("Raise these privately and gently, never as small talk in front of others.",
+                 "请私下、温和地提起，别在人前当闲聊。"),
+    "gone_quiet": ("People with neither posts nor contact for longer than their cadence.",
+                   "超过约定节奏既没发帖也没联系的人。"),
+    "introduce": ("Two colleagues posting on the same topic who might help each other.",
+                  "在同一话题上发帖、可能互相帮上忙的两位同事。"),
 }
 
 
@@ -78,6 +112,7 @@ class Digest:
     starters: tuple[Starter, ...]          # every ranked starter, best first
     sections: tuple[Section, ...]          # the same starters grouped for display
     failing_sources: tuple[SourceHealth, ...]
+    calendar_error: str | None = None      # the calendar could not be read; ranking went on without it
 
     @property
     def people(self) -> list[str]:
@@ -88,20 +123,14 @@ class Digest:
 
 
 def group_sections(starters: tuple[Starter, ...]) -> tuple[Section, ...]:
-    """Signal sections first, then everything else under catch-up; empty sections dropped."""
+    """Sections in display order, each starter under its own section; empty sections dropped."""
     out = []
     for sid, (en, zh) in SECTION_TITLES.items():
-        items = tuple(s for s in starters if (s.signal or "catch_up") == sid)
+        items = tuple(s for s in starters if s.section == sid)
         if items:
-            out.append(Section(sid, en, zh, items))
+            note_en, note_zh = SECTION_NOTES.get(sid, ("", ""))
+            out.append(Section(sid, en, zh, items, note_en, note_zh))
     return tuple(out)
-
-
-@lru_cache(maxsize=4)
-def load_templates(path: str | None = None) -> dict:
-    p = Path(path) if path else Path(__file__).with_name("starters.toml")
-    with p.open("rb") as fh:
-        return tomllib.load(fh)
 
 
 def starter_id(post_id: str, day: date) -> str:
@@ -109,26 +138,9 @@ def starter_id(post_id: str, day: date) -> str:
     return hashlib.sha256(f"{post_id}|{day.isoformat()}".encode()).hexdigest()[:10]
 
 
-def age_phrase(published: datetime, now: datetime, lang: str) -> str:
-    secs = max(0, (now - published).total_seconds())
-    hours, days = int(secs // 3600), int(secs // 86400)
-    if lang == "zh":
-        return "刚刚" if hours < 1 else f"{hours}小时前" if days < 1 else "昨天" if days == 1 else f"{days}天前"
-    if hours < 1:
-        return "just now"
-    if days < 1:
-        return f"{hours} hour{'s' if hours != 1 else ''} ago"
-    return "yesterday" if days == 1 else f"{days} days ago"
-
-
-def starter_text(*, name: str, signal: str | None, topics: tuple[str, ...], excerpt: str,
-                 age: str, lang: str, templates: dict | None = None) -> str:
-    t = (templates or load_templates()).get(lang) or load_templates()["en"]
-    if signal and signal in t.get("signals", {}):
-        tpl = t["signals"][signal]
-    else:
-        tpl = next((t["topics"][x] for x in topics if x in t.get("topics", {})), t["topics"]["default"])
-    return tpl.format(name=name, snippet=excerpt, age=age, topic=topics[0] if topics else "")
+def subject_id(subject: str, day: date) -> str:
+    """Ids for starters that are not about one post (favours, gone quiet, introductions)."""
+    return hashlib.sha256(f"{subject}|{day.isoformat()}".encode()).hexdigest()[:10]
 
 
 def day_window(day: date, tz: ZoneInfo, now: datetime, previous: datetime | None) -> tuple[datetime, datetime]:
@@ -141,66 +153,173 @@ def day_window(day: date, tz: ZoneInfo, now: datetime, previous: datetime | None
     return start, end
 
 
+def _post(row) -> rank.Post:
+    (pid, person_id, url, title, text, published, lang, image, signals, topics, sig_ev, top_ev) = row
+    evidence = {e["label"]: tuple(e["words"] or ()) for e in (sig_ev or []) + (top_ev or [])}
+    return rank.Post(post_id=pid, person_id=person_id, url=url, title=title or "", text=text or "",
+                     published_at=published, lang=lang, image=image, signals=tuple(signals or ()),
+                     topics=tuple(topics or ()), evidence=evidence)
+
+
+_POST_COLUMNS = """
+    p.post_id, p.person_id, p.url, p.title, p.text, p.published_at, p.lang, p.image,
+    (SELECT list(signal ORDER BY signal) FROM post_signals s WHERE s.post_id = p.post_id),
+    (SELECT list(topic ORDER BY topic) FROM post_topics t WHERE t.post_id = p.post_id),
+    (SELECT list({'label': signal, 'words': evidence}) FROM post_signals s WHERE s.post_id = p.post_id),
+    (SELECT list({'label': topic, 'words': evidence}) FROM post_topics t WHERE t.post_id = p.post_id)
+"""
+
+
+def load_people(con, now: datetime) -> tuple[list[rank.PersonState], list[PersonKey]]:
+    """Each person's cadence, last contact, newest post and favour ledger, as of `now`."""
+    rows = con.execute(
+        """SELECT person_id, name, language, cadence_days, aliases, email,
+                  (SELECT max(happened_at) FROM contacts c WHERE c.person_id = pe.person_id AND c.happened_at <= ?)
+           FROM people pe ORDER BY person_id""", [now]).fetchall()
+    last_posts = {r[1]: _post(r) for r in con.execute(
+        f"""SELECT {_POST_COLUMNS} FROM posts p
+            WHERE p.published_at <= ? AND NOT coalesce(p.is_repost, false)
+            QUALIFY row_number() OVER (PARTITION BY p.person_id ORDER BY p.published_at DESC, p.post_id) = 1""",
+        [now]).fetchall()}
+    favours: dict[int, list[rank.Favour]] = {}
+    for person_id, at, direction, what in con.execute(
+            "SELECT person_id, happened_at, direction, what FROM favours WHERE happened_at <= ? "
+            "ORDER BY happened_at", [now]).fetchall():
+        favours.setdefault(person_id, []).append(rank.Favour(at, direction, what))
+    people, keys = [], []
+    for person_id, name, language, cadence, aliases, email, last_contact in rows:
+        people.append(rank.PersonState(person_id=person_id, name=name, language=language,
+                                       cadence_days=cadence, last_contact=last_contact,
+                                       last_post=last_posts.get(person_id),
+                                       favours=tuple(favours.get(person_id, ()))))
+        keys.append(PersonKey(person_id, name, tuple(aliases or ()), email))
+    return people, keys
+
+
 def build_digest(con, *, day: date, tz_name: str, now: datetime, max_items: int = 10,
-                 max_per_person: int = 2, language: str | None = None) -> Digest:
+                 max_per_person: int = 2, language: str | None = None,
+                 occurrences: Sequence[Occurrence] = (), templates_path: str | None = None,
+                 calendar_error: str | None = None, weights: rank.Weights = rank.Weights()) -> Digest:
     """Select and rank the day's starters from the store (one read-only pass)."""
     tz = ZoneInfo(tz_name)
     prev_row = con.execute(
         "SELECT max(rendered_at) FROM digests WHERE day < ? AND sent_at IS NOT NULL", [day]).fetchone()
     start, end = day_window(day, tz, now, prev_row[0] if prev_row else None)
-    rows = con.execute(
-        """
-        SELECT p.post_id, p.person_id, pe.name, p.url, coalesce(p.title, ''), coalesce(p.text, ''),
-               p.published_at, p.lang, p.image, pe.language,
-               (SELECT list(signal ORDER BY signal) FROM post_signals s WHERE s.post_id = p.post_id),
-               (SELECT list(topic ORDER BY topic) FROM post_topics t WHERE t.post_id = p.post_id),
-               (SELECT list({'label': signal, 'words': evidence}) FROM post_signals s WHERE s.post_id = p.post_id),
-               (SELECT list({'label': topic, 'words': evidence}) FROM post_topics t WHERE t.post_id = p.post_id)
-        FROM posts p JOIN people pe USING (person_id)
-        WHERE p.published_at >= ? AND p.published_at < ? AND NOT coalesce(p.is_repost, false)
-        ORDER BY p.published_at DESC
-        """, [start, end]).fetchall()
-    suppressed = {r[0] for r in con.execute("SELECT starter_id FROM starter_feedback").fetchall()}
-    candidates = []
-    for (pid, person_id, name, url, title, text, published, lang, image, person_lang,
-         signals, topics, sig_ev, top_ev) in rows:
-        sid = starter_id(pid, day)
-        if sid in suppressed:
-            continue
-        signals, topics = tuple(signals or ()), tuple(topics or ())
-        signal = next((s for s in ("check_in", "congratulate", "offer_help") if s in signals), None)
-        out_lang = language or lang or person_lang or "en"
-        excerpt = snippet(title if title and len(title) >= 12 else text or title, 60)
-        age_h = max(0.0, (now - published).total_seconds() / 3600)
-        recency = max(0.0, 1.0 - age_h / (24 * 7))
-        score = SIGNAL_WEIGHT.get(signal, 1.0) + recency + 0.1 * len(topics)
-        reasons = []
-        if signal:
-            reasons.append(f"signal: {signal}")
-        if topics:
-            reasons.append("topics: " + ", ".join(topics))
-        reasons.append(f"posted {age_phrase(published, now, 'en')}")
-        evidence = {e["label"]: tuple(e["words"] or ()) for e in (sig_ev or []) + (top_ev or [])}
-        candidates.append(Starter(
-            id=sid, person=name, person_id=person_id, signal=signal, topics=topics,
-            text=starter_text(name=name, signal=signal, topics=topics, excerpt=excerpt,
-                              age=age_phrase(published, now, out_lang), lang=out_lang),
-            lang=out_lang, post_id=pid, post_url=url, post_title=title, post_excerpt=snippet(text, 220),
-            published_at=published, image=image, score=round(score, 3), reasons=tuple(reasons),
-            evidence=evidence))
-    candidates.sort(key=lambda s: (-s.score, -s.published_at.timestamp(), s.id))
-    chosen, per_person = [], {}
-    for s in candidates:
-        if per_person.get(s.person_id, 0) >= max_per_person:
-            continue
-        per_person[s.person_id] = per_person.get(s.person_id, 0) + 1
-        chosen.append(s)
-        if len(chosen) >= max_items:
-            break
+    done_posts, done_subjects, done_ids = set(), set(), set()
+    for sid, subject, post_ids in con.execute(
+            "SELECT starter_id, subject, post_ids FROM starter_feedback").fetchall():
+        done_ids.add(sid)
+        if subject:
+            done_subjects.add(subject)
+        done_posts.update(post_ids or ())
+    posts = [_post(r) for r in con.execute(
+        f"""SELECT {_POST_COLUMNS} FROM posts p
+            WHERE p.published_at >= ? AND p.published_at < ? AND NOT coalesce(p.is_repost, false)
+            ORDER BY p.published_at DESC""", [start, end]).fetchall()]
+    posts = [p for p in posts if p.post_id not in done_posts and starter_id(p.post_id, day) not in done_ids]
+    people, keys = load_people(con, now)
+    people = rank.with_meetings(people, match_meetings(occurrences, keys))
+    candidates = [c for c in rank.post_candidates(posts) + rank.person_candidates(people, now, posts)
+                  + rank.introduce_candidates(posts)
+                  if c.subject not in done_subjects]
+    ranked = rank.select(rank.rank(candidates, people, now, weights),
+                         max_items=max_items, max_per_person=max_per_person)
+    by_id = {p.person_id: p for p in people}
+    starters = []
+    for r in ranked:
+        s = to_starter(r, by_id, day=day, now=now, language=language,
+                       templates=load_templates(templates_path))
+        if s.id not in done_ids:
+            starters.append(s)
     failing = tuple(SourceHealth(*r) for r in con.execute(
         """SELECT p.name, s.url, s.status, s.last_error, s.error_count
            FROM sources s JOIN people p USING (person_id)
            WHERE s.status IN ('failed', 'gone') ORDER BY p.name, s.url""").fetchall())
     return Digest(day=day, timezone=tz_name, window_start=start, window_end=end,
-                  starters=tuple(chosen), sections=group_sections(tuple(chosen)),
-                  failing_sources=failing)
+                  starters=tuple(starters), sections=group_sections(tuple(starters)),
+                  failing_sources=failing, calendar_error=calendar_error)
+
+
+def to_starter(r: rank.Ranked, people: dict[int, rank.PersonState], *, day: date, now: datetime,
+               language: str | None, templates: dict) -> Starter:
+    """Words for one ranked candidate, in the post's language unless the user chose one."""
+    c, person = r.candidate, people[r.candidate.person_id]
+    lead = c.posts[0] if c.posts else None
+    lang = language or (lead.lang if lead and lead.lang in ("en", "zh") else None) or person.language or "en"
+    if lang not in ("en", "zh"):
+        lang = "en"
+
+    def quoted(posts: Sequence[rank.Post]) -> str:
+        return quote_posts([(clean_excerpt(p.title, p.text, lang), p.published_at) for p in posts], now, lang)
+
+    topic_word = fill(templates, lang, "about", c.topic or "default")
+    things = [t for p in c.posts for t in named_things(p.title, p.text, p.lang or lang)]
+    meeting = person.meetings[0] if person.meetings else None
+    meeting_text = None
+    if meeting:
+        meeting_text = (("全天" if lang == "zh" else "all day") if meeting.all_day or not meeting.start
+                        else f"{meeting.start:%H:%M}") + f" {meeting.summary}".rstrip()
+    values = dict(name=person.name, posts=quoted(c.posts) if c.posts else "",
+                  about=things[0] if things else topic_word,
+                  topic=fill(templates, lang, "topic_names", c.topic or "default") or (c.topic or ""),
+                  age=age_phrase(lead.published_at, now, lang) if lead else "",
+                  meeting=meeting_text or "")
+    if c.kind == "post":
+        text = (fill(templates, lang, "signals", c.signal, **values) if c.signal
+                else fill(templates, lang, "topics", c.topic or "default", **values))
+    elif c.kind == "favour":
+        values.update(what=lower_first(c.favour.what), age=age_phrase(c.favour.happened_at, now, lang))
+        text = fill(templates, lang, "other", "favour_with_ask" if c.posts else "favour", **values)
+    elif c.kind == "quiet":
+        last = max([d for d in (person.last_contact, person.last_post.published_at if person.last_post else None)
+                    if d is not None])
+        values.update(days=str(rank.days_between(last, now)))
+        text = fill(templates, lang, "other", "quiet" if c.posts else "quiet_no_post", **values)
+    elif c.kind == "introduce":
+        other = people[c.other_person_id]
+        values.update(other=other.name, other_posts=quoted(c.other_posts))
+        text = fill(templates, lang, "other", "introduce", **values)
+    else:
+        text = fill(templates, lang, "other", "meeting", **values)
+    sid = starter_id(lead.post_id, day) if c.kind == "post" else subject_id(c.subject, day)
+    return Starter(
+        id=sid, person=person.name, person_id=person.person_id, signal=c.signal,
+        topics=tuple(dict.fromkeys(t for p in c.posts for t in p.topics)), text=text, lang=lang,
+        post_id=lead.post_id if lead else None, post_url=lead.url if lead else None,
+        post_title=lead.title if lead else "",
+        post_excerpt=snippet(normalise_space(lead.text), 220) if lead else "",
+        published_at=lead.published_at if lead else None, image=lead.image if lead else None,
+        score=r.score, reasons=r.reasons, evidence=dict(lead.evidence) if lead else {},
+        kind=c.kind, section=r.section, subject=c.subject,
+        post_ids=tuple(p.post_id for p in c.posts) if c.kind == "post" else (),
+        related=tuple(RelatedPost(p.url, p.title, clean_excerpt(p.title, p.text, lang), p.published_at)
+                      for p in c.posts[1:]) if c.kind == "post" else (),
+        other_person=people[c.other_person_id].name if c.other_person_id in people else None,
+        meeting=meeting_text, other_person_id=c.other_person_id,
+        favour_what=c.favour.what if c.favour else None)
+
+
+def digest_for_config(config, *, day: date, now: datetime) -> Digest:
+    """The day's digest for a Config: read the calendar (a failure is noted, not fatal), then rank."""
+    from guanxi import store
+
+    dc = config.digest
+    occurrences, calendar_error = [], None
+    if config.calendar_ics:
+        try:
+            occurrences = occurrences_on(read_calendar(config.calendar_ics), day, ZoneInfo(dc.timezone))
+        except CalendarError as exc:
+            calendar_error = str(exc)
+    with store.reader(config.store_path) as con:
+        return build_digest(con, day=day, tz_name=dc.timezone, now=now, max_items=dc.max_items,
+                            max_per_person=dc.max_per_person, language=dc.language,
+                            occurrences=occurrences, calendar_error=calendar_error,
+                            templates_path=str(dc.starters) if getattr(dc, "starters", None) else None)
+
+
+def shown(digest: Digest) -> list:
+    """The digest's starters as rows for store.record_shown."""
+    from guanxi.store import ShownStarter
+
+    return [ShownStarter(s.id, digest.day, s.person_id, s.kind, s.subject, s.post_ids,
+                         s.other_person_id, s.favour_what, s.text) for s in digest.starters]

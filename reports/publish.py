@@ -8,7 +8,7 @@ from pathlib import Path
 
 from guanxi import store
 from guanxi.config import Config
-from reports.digest import Digest, build_digest
+from reports.digest import Digest, digest_for_config, shown
 from reports.render import render_html, render_text, subject, write_digest
 
 
@@ -32,13 +32,12 @@ def publish_digest(config: Config, *, day: date | None = None, out_dir: Path | N
     now = now or store.now_utc()
     day = day or today_in(config, now)
     dc = config.digest
-    with store.reader(config.store_path) as con:
-        digest = build_digest(con, day=day, tz_name=dc.timezone, now=now, max_items=dc.max_items,
-                              max_per_person=dc.max_per_person, language=dc.language)
+    digest = digest_for_config(config, day=day, now=now)
     html_path, text_path = write_digest(digest, out_dir or dc.out_dir)
     result = Published(digest, html_path, text_path)
     recipient = dc.recipient or ""
     with store.write_window(config.store_path) as con:
+        store.record_shown(con, shown(digest), now)
         con.execute("DELETE FROM digests WHERE day = ? AND coalesce(recipient, '') = ? AND sent_at IS NULL",
                     [day, recipient])
         sent_before = con.execute(
