@@ -276,7 +276,7 @@ def person_candidates(people: Sequence[PersonState], now: datetime,
 
 
 def section_for(c: Candidate, person: PersonState) -> str:
-    """Where a candidate is shown: signal starters (check_in above all) keep their own section."""
+    """Where a candidate is shown: whom you meet today comes first, except a check_in."""
     if c.kind == "favour":
         return "favours"
     if c.kind == "quiet":
@@ -285,9 +285,11 @@ def section_for(c: Candidate, person: PersonState) -> str:
         return "introduce"
     if c.kind == "meeting":
         return "meeting_today"
-    if c.signal:
-        return c.signal  # what to do wins; "meeting today" leads its reasons
-    return "meeting_today" if person.meetings else "catch_up"
+    if c.signal == "check_in":
+        return "check_in"  # never small talk at a meeting: it stays in the private section
+    if person.meetings:
+        return "meeting_today"  # the best thing to say when you see them today, signal or not
+    return c.signal or "catch_up"
 
 
 def score(c: Candidate, person: PersonState, now: datetime, w: Weights = Weights(),

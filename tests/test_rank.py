@@ -39,6 +39,18 @@ def test_meeting_today_outranks_a_fresher_signal_and_says_why():
     assert out[1].reasons == ("signal: congratulate", "posted 1 hour ago")
 
 
+def test_whom_you_meet_today_gets_their_best_starter_there_but_check_in_stays_private():
+    meeting = (Meeting(1, "Review", TEN, False),)
+    people = [person(1, "Li", meetings=meeting, cadence_days=14), person(2, "Wang", meetings=meeting)]
+    posts = [post("promo", 1, hours=20, signals=("congratulate",)), post("lunch", 1, hours=2, topics=("food",)),
+             post("loss", 2, hours=20, signals=("check_in",))]
+    out = {r.candidate.subject: r for r in ranked(posts, people)}
+    assert out["post:promo"].section == out["post:lunch"].section == "meeting_today"
+    assert out["post:promo"].score > out["post:lunch"].score  # the promotion is what to say today
+    assert out["post:loss"].section == "check_in"
+    assert out["post:loss"].reasons[0] == "meeting today at 10:00 (Review)"
+
+
 def test_signal_beats_topic_and_recency_breaks_ties():
     people = [person(1, "Ann"), person(2, "Bo"), person(3, "Cy")]
     posts = [post("a", 1, hours=2, topics=("food",)), post("b", 2, hours=100, signals=("offer_help",)),
