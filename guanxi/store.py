@@ -95,6 +95,14 @@ MIGRATIONS: list[str] = [
         message_id VARCHAR, rendered_at TIMESTAMPTZ, sent_at TIMESTAMPTZ, status VARCHAR
     );
     """,
+    """
+    -- flows: post_search, the segmented words full-text search indexes (see guanxi/search.py)
+    CREATE TABLE post_search (
+        post_id      VARCHAR PRIMARY KEY,
+        content_hash VARCHAR,   -- the post's content_hash when segmented; a change means re-segment
+        search_text  VARCHAR    -- jieba-segmented Chinese and lower-cased English, space-separated
+    );
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)
@@ -191,9 +199,10 @@ def migrate(con: duckdb.DuckDBPyConnection) -> int:
 
 
 @contextlib.contextmanager
-def write_window(path: Path, *, wait_s: float = 60.0) -> Iterator[duckdb.DuckDBPyConnection]:
+def write_window(path: Path, *, wait_s: float = 60.0,
+                 say=lambda msg: print(msg, file=sys.stderr)) -> Iterator[duckdb.DuckDBPyConnection]:
     """A short transaction on the store: commit on success, roll back on error, then close."""
-    con = connect(path, wait_s=wait_s)
+    con = connect(path, wait_s=wait_s, say=say)
     try:
         con.execute("BEGIN TRANSACTION")
         try:
@@ -207,9 +216,10 @@ def write_window(path: Path, *, wait_s: float = 60.0) -> Iterator[duckdb.DuckDBP
 
 
 @contextlib.contextmanager
-def reader(path: Path, *, wait_s: float = 60.0) -> Iterator[duckdb.DuckDBPyConnection]:
+def reader(path: Path, *, wait_s: float = 60.0,
+           say=lambda msg: print(msg, file=sys.stderr)) -> Iterator[duckdb.DuckDBPyConnection]:
     """A read-only connection that is closed as soon as the block ends."""
-    con = connect(path, read_only=True, wait_s=wait_s)
+    con = connect(path, read_only=True, wait_s=wait_s, say=say)
     try:
         yield con
     finally:
