@@ -271,7 +271,7 @@ def ingest(config: Config, *, now: datetime | None = None,
 def source_health(con) -> list[dict]:
     """One row per source: who, kind, URL, status, last error and post count (for reports)."""
     cur = con.execute(
-        """SELECT p.name AS person, s.kind, s.url, s.status, s.http_status, s.error_count,
+        """SELECT s.source_id, p.name AS person, s.kind, s.url, s.status, s.http_status, s.error_count,
                   s.last_error, s.last_ok_at, count(po.post_id) AS posts
            FROM sources s JOIN people p USING (person_id)
            LEFT JOIN posts po ON po.source_id = s.source_id
