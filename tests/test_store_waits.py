@@ -283,3 +283,21 @@ def test_prefect_stays_off_paths_that_do_not_need_it(tmp_path, server, argv):
     assert "prefect" not in imported and "distributed" not in imported
     if argv in (["--help"], ["sql", "SELECT 1"], ["digest"]):
         assert "jieba" not in imported  # only search and ingest segment text
+
+
+def test_store_and_orchestration_settings_are_validated(tmp_path):
+    from guanxi.config import ConfigError
+
+    cfg = write_config(tmp_path, extra='[orchestration]\ntask_runner = "dask"\n')
+    c = load_config(str(cfg))
+    assert c.store_wait_s == 60 and c.snapshot_dir is None
+    assert (c.orchestration.task_runner, c.orchestration.fetch_chunks) == ("dask", 4)
+    for bad, words in (('wait_seconds = -1', "store.wait_seconds must be between 0 and 3600"),
+                       ('wait_seconds = "soon"', "store.wait_seconds must be")):
+        cfg = write_config(tmp_path)
+        cfg.write_text(cfg.read_text().replace('path = "store.duckdb"', f'path = "store.duckdb"\n{bad}'))
+        with pytest.raises(ConfigError, match=words):
+            load_config(str(cfg))
+    cfg = write_config(tmp_path, extra='[orchestration]\ntask_runner = "celery"\n')
+    with pytest.raises(ConfigError, match="orchestration.task_runner must be one of thread, dask"):
+        load_config(str(cfg))
