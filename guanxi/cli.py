@@ -52,8 +52,11 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 def cmd_ingest(args: argparse.Namespace) -> int:
     from guanxi.ingest import ingest
+    from guanxi.runlock import run_lock
 
-    summary = ingest(_config(args), say=_say)
+    config = _config(args)
+    with run_lock(config.store_path, what="ingest"):
+        summary = ingest(config, say=_say)
     print(summary.line())
     for person, url, error in summary.failures:
         print(f"  failed: {person} — {url}: {error}")
@@ -75,10 +78,44 @@ def cmd_digest(args: argparse.Namespace) -> int:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from flows.pipeline import daily
+    from guanxi.runlock import run_lock
 
-    result = daily(config_path=args.config, send=args.send)
+    config = _config(args)
+    # Take the run lock before Prefect starts, so a busy store fails fast in one line.
+    with run_lock(config.store_path, what="run"):
+        from flows.pipeline import daily
+
+        result = daily(config_path=str(config.path), send=args.send)
     print(result["digest_path"])
+    return EXIT_OK
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from flows.deploy import build_deployments, serve
+
+    config = _config(args)
+    if args.dry_run:
+        for d in build_deployments(config):
+            sched = "; ".join(f"{getattr(s.schedule, 'cron', None) or s.schedule.interval} "
+                              f"({s.schedule.timezone})" for s in d.schedules)
+            print(f"{d.flow_name}/{d.name}: {sched}; parameters {json.dumps(d.parameters, ensure_ascii=False)}")
+        return EXIT_OK
+    serve(config)
+    return EXIT_OK
+
+
+def cmd_search(args: argparse.Namespace) -> int:
+    from guanxi import store
+    from guanxi.search import search_posts
+
+    config = _config(args)
+    with store.reader(config.store_path, wait_s=config.store_wait_s, say=_say) as con:
+        hits = search_posts(con, args.words, limit=args.limit)
+    if args.format == "json":
+        print(json.dumps(hits, default=str, ensure_ascii=False, indent=2))
+    else:
+        cols = ["score", "person", "published_at", "title", "text", "url"]
+        _print_rows(cols, [tuple(h[c] for c in cols) for h in hits], "table")
     return EXIT_OK
 
 
@@ -209,7 +246,7 @@ def cmd_sql(args: argparse.Namespace) -> int:
     from guanxi import store
 
     config = _config(args)
-    with store.reader(config.store_path) as con:
+    with store.reader(config.store_path, wait_s=config.store_wait_s, say=_say) as con:
         try:
             cur = con.execute(args.query)
         except duckdb.Error as exc:
@@ -402,12 +439,20 @@ def build_parser() -> argparse.ArgumentParser:
     sp = add("run", cmd_run, "the daily flow: ingest, then digest and send")
     sp.add_argument("--send", action=argparse.BooleanOptionalAction, default=True)
 
+    sp = add("serve", cmd_serve, "serve the Prefect deployments (daily on a cron, ingest on an interval)")
+    sp.add_argument("--dry-run", action="store_true", help="print the deployments and exit")
+
     sp = add("tag", cmd_tag, 'tag JSON lines {"id","text","title"?} from stdin; one JSON line out each')
     sp.add_argument("--evidence", action="store_true", help="include the words behind each label")
 
     sp = add("sql", cmd_sql, "run a read-only query against the store")
     sp.add_argument("query")
     sp.add_argument("--format", choices=("table", "csv", "json"), default="table")
+
+    sp = add("search", cmd_search, "full-text search over stored posts, Chinese included")
+    sp.add_argument("words")
+    sp.add_argument("--limit", type=int, default=20)
+    sp.add_argument("--format", choices=("table", "json"), default="table")
 
     sp = add("starters", cmd_starters, "that day's ranked conversation starters")
     sp.add_argument("--date", type=_parse_date)

@@ -14,6 +14,7 @@ from guanxi.errors import GuanxiError
 
 DEFAULT_CONFIG_NAME = "guanxi.toml"
 SMTP_PASSWORD_ENV = "GUANXI_SMTP_PASSWORD"
+MAX_STORE_WAIT_S = 3600.0  # a writer never waits longer than an hour for the store file
 
 
 class ConfigError(GuanxiError, ValueError):
@@ -71,6 +72,14 @@ class IngestConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class OrchestrationConfig:
+    task_runner: str = "thread"   # "thread" (in-process) | "dask" (prefect-dask)
+    dask_address: str | None = None  # a running Dask scheduler; None: a local cluster per run
+    fetch_chunks: int = 1         # how many fetch tasks the due sources are split into
+    deployment_name: str = "guanxi"
+
+
+@dataclass(frozen=True, slots=True)
 class Config:
     path: Path | None
     store_path: Path
@@ -90,6 +99,9 @@ class Config:
         from connectors.sources import SourceOptions
 
         return SourceOptions(self.rsshub_base_url, self.mastodon_scheme, self.bsky_appview)
+    store_wait_s: float = 60.0        # [store] wait_seconds: how long a writer waits for the file
+    snapshot_dir: Path | None = None  # [store] snapshot_dir: Parquet copies after each ingest
+    orchestration: OrchestrationConfig = field(default_factory=OrchestrationConfig)
 
     @property
     def tz(self) -> ZoneInfo:
@@ -186,11 +198,16 @@ def parse_config(data: dict[str, Any], path: Path) -> Config:
     base = path.resolve().parent
     top = _Section(data, "config", path)
     top.unknown({"store", "digest", "smtp", "ingest", "people", "roster", "rsshub", "calendar",
-                 "taxonomy", "mastodon", "bluesky"})
+                 "taxonomy", "mastodon", "bluesky", "orchestration"})
 
     store = _Section(data.get("store", {}), "store", path)
-    store.unknown({"path"})
+    store.unknown({"path", "wait_seconds", "snapshot_dir"})
     store_path = _resolve(base, store.get("path", str, "guanxi.duckdb"))
+    wait_s = float(store.get("wait_seconds", (int, float), 60))
+    if not 0 <= wait_s <= MAX_STORE_WAIT_S:
+        raise store._fail("wait_seconds", f"must be between 0 and {MAX_STORE_WAIT_S:g}; got {wait_s:g}")
+    snapshot_dir = store.get("snapshot_dir", str)
+    orchestration = _parse_orchestration(_Section(data.get("orchestration", {}), "orchestration", path))
 
     digest = _parse_digest(_Section(data.get("digest", {}), "digest", path), base)
     smtp = _parse_smtp(_Section(data.get("smtp", {}), "smtp", path))
@@ -239,6 +256,24 @@ def parse_config(data: dict[str, Any], path: Path) -> Config:
         taxonomy_path=_resolve(base, taxonomy_path) if taxonomy_path else None,
         mastodon_scheme=mastodon_scheme,
         bsky_appview=bsky_appview,
+        store_wait_s=wait_s,
+        snapshot_dir=_resolve(base, snapshot_dir) if snapshot_dir else None,
+        orchestration=orchestration,
+    )
+
+
+def _parse_orchestration(s: _Section) -> OrchestrationConfig:
+    s.unknown({"task_runner", "dask_address", "fetch_chunks", "deployment_name"})
+    runner = s.choice("task_runner", ("thread", "dask"), "thread")
+    name = s.get("deployment_name", str, "guanxi").strip()
+    if not re.match(r"^[\w.-]+$", name):
+        raise s._fail("deployment_name", f"must be letters, digits, '.', '_' or '-'; got {name!r}")
+    return OrchestrationConfig(
+        task_runner=runner,
+        dask_address=s.get("dask_address", str),
+        # With Dask the default spreads fetching over a few tasks; in-process one task is best.
+        fetch_chunks=s.positive_int("fetch_chunks", 4 if runner == "dask" else 1),
+        deployment_name=name,
     )
 
 

@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 from connectors.http import FetchLimits
 from connectors.sources import SourceOptions, SourceTask, SpecError, fetch_all, resolve_spec
 from guanxi import store
-from guanxi.config import Config, PersonConfig
+from guanxi.config import Config, IngestConfig, PersonConfig
 from guanxi.models import Batch, Entry
 from transforms.identity import content_hash, identity_key, post_id
 from transforms.lang import detect_lang
@@ -235,27 +235,52 @@ def _same_text_post(r: PostRecord, text_hash: str,
     return None
 
 
-def ingest(config: Config, *, now: datetime | None = None,
-           say: Callable[[str], None] = lambda m: print(m, file=sys.stderr)) -> IngestSummary:
-    """Fetch every due source, store new and changed posts with their tags."""
+@dataclass(slots=True)
+class IngestPlan:
+    """What one ingest run will fetch: the store's sources and the due ones among them."""
+    now: datetime
+    sources: dict[int, store.SourceRow]
+    tasks: list[SourceTask]
+    waiting: int
+
+
+def plan_ingest(config: Config, *, now: datetime | None = None,
+                say: Callable[[str], None] = lambda m: print(m, file=sys.stderr)) -> IngestPlan:
+    """Sync the roster into the store and pick the due sources (one short write window)."""
     now = now or store.now_utc()
     base_dir = str(config.path.parent) if config.path else None
-    with store.write_window(config.store_path) as con:
+    with store.write_window(config.store_path, wait_s=config.store_wait_s, say=say) as con:
         sync_roster(con, config.people, rsshub_base_url=config.rsshub_base_url,
                     base_dir=base_dir, say=say, options=config.source_options)
         sources = {s.source_id: s for s in store.load_sources(con)}
     tasks, waiting = due_tasks(sources.values(), now)
+    return IngestPlan(now, sources, tasks, waiting)
 
-    ic = config.ingest
+
+def fetch_sources(tasks: list[SourceTask], ic: IngestConfig) -> dict[int, Batch]:
+    """Fetch a batch of sources concurrently (no store, no config file: safe on any worker)."""
     limits = FetchLimits(read_s=ic.timeout_s, total_s=max(ic.timeout_s * 3, ic.timeout_s + 10),
                          max_bytes=ic.max_body_bytes, concurrency=ic.concurrency,
                          per_host=ic.per_host, user_agent=ic.user_agent)
-    batches = fetch_all(tasks, limits)
+    return fetch_all(tasks, limits)
 
-    summary = IngestSummary(sources_skipped=waiting)
+
+def store_batches(config: Config, plan: IngestPlan, batches: dict[int, Batch], *,
+                  say: Callable[[str], None] = lambda m: print(m, file=sys.stderr)) -> IngestSummary:
+    """Record each fetch and save its posts in ONE transaction, then refresh the search index.
+
+    Validators (ETag, Last-Modified) are saved only together with the posts they vouch for: if
+    the store stays busy and this gives up, nothing is written and the next run fetches it all
+    again, so nothing fetched is silently lost.
+    """
+    from guanxi.search import refresh_search
+    from transforms.tagging import load_taxonomy
+
+    now = plan.now
+    summary = IngestSummary(sources_skipped=plan.waiting)
     records: list[PostRecord] = []
     for sid, batch in batches.items():
-        src = sources[sid]
+        src = plan.sources[sid]
         if batch.status == "ok":
             summary.sources_ok += 1
             records += records_for(batch, source=src, now=now)
@@ -265,8 +290,46 @@ def ingest(config: Config, *, now: datetime | None = None,
             summary.sources_failed += 1
             summary.failures.append((src.person, src.url, batch.error or batch.status))
 
-    with store.write_window(config.store_path) as con:
+    with store.write_window(config.store_path, wait_s=config.store_wait_s, say=say) as con:
         for sid, batch in batches.items():
-            record_fetch(con, sources[sid], batch, now, say)
-        summary.posts_new, summary.posts_updated = save_posts(con, records, now)
+            record_fetch(con, plan.sources[sid], batch, now, say)
+        summary.posts_new, summary.posts_updated = save_posts(
+            con, records, now, taxonomy=load_taxonomy(config.taxonomy_path))
+        refresh_search(con)
     return summary
+
+
+def snapshot_after_ingest(config: Config, *, say: Callable[[str], None]) -> None:
+    """Write the optional Parquet snapshot; a failure is reported, never fatal (the data is stored)."""
+    if config.snapshot_dir is None:
+        return
+    import duckdb
+
+    from guanxi.errors import GuanxiError
+    from guanxi.snapshot import write_snapshot
+
+    try:
+        write_snapshot(config.store_path, config.snapshot_dir, wait_s=config.store_wait_s)
+    except (OSError, GuanxiError, duckdb.Error) as exc:
+        say(f"snapshot: not written to {config.snapshot_dir}: {str(exc).splitlines()[0]}")
+
+
+def ingest(config: Config, *, now: datetime | None = None,
+           say: Callable[[str], None] = lambda m: print(m, file=sys.stderr)) -> IngestSummary:
+    """Fetch every due source, store new and changed posts with their tags."""
+    plan = plan_ingest(config, now=now, say=say)
+    summary = store_batches(config, plan, fetch_sources(plan.tasks, config.ingest), say=say)
+    snapshot_after_ingest(config, say=say)
+    return summary
+
+
+def source_health(con) -> list[dict]:
+    """One row per source: who, kind, URL, status, last error and post count (for reports)."""
+    cur = con.execute(
+        """SELECT s.source_id, p.name AS person, s.kind, s.url, s.status, s.http_status, s.error_count,
+                  s.last_error, s.last_ok_at, count(po.post_id) AS posts
+           FROM sources s JOIN people p USING (person_id)
+           LEFT JOIN posts po ON po.source_id = s.source_id
+           GROUP BY ALL ORDER BY p.name, s.source_id""")
+    cols = [d[0] for d in cur.description]
+    return [dict(zip(cols, row)) for row in cur.fetchall()]

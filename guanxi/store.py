@@ -120,6 +120,14 @@ MIGRATIONS: list[str] = [
     ALTER TABLE starter_feedback ADD COLUMN subject VARCHAR;
     ALTER TABLE starter_feedback ADD COLUMN post_ids VARCHAR[];
     """,
+    """
+    -- flows: post_search, the segmented words full-text search indexes (see guanxi/search.py)
+    CREATE TABLE post_search (
+        post_id      VARCHAR PRIMARY KEY,
+        content_hash VARCHAR,   -- the post's content_hash when segmented; a change means re-segment
+        search_text  VARCHAR    -- jieba-segmented Chinese and lower-cased English, space-separated
+    );
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)
@@ -216,9 +224,10 @@ def migrate(con: duckdb.DuckDBPyConnection) -> int:
 
 
 @contextlib.contextmanager
-def write_window(path: Path, *, wait_s: float = 60.0) -> Iterator[duckdb.DuckDBPyConnection]:
+def write_window(path: Path, *, wait_s: float = 60.0,
+                 say=lambda msg: print(msg, file=sys.stderr)) -> Iterator[duckdb.DuckDBPyConnection]:
     """A short transaction on the store: commit on success, roll back on error, then close."""
-    con = connect(path, wait_s=wait_s)
+    con = connect(path, wait_s=wait_s, say=say)
     try:
         con.execute("BEGIN TRANSACTION")
         try:
@@ -232,9 +241,10 @@ def write_window(path: Path, *, wait_s: float = 60.0) -> Iterator[duckdb.DuckDBP
 
 
 @contextlib.contextmanager
-def reader(path: Path, *, wait_s: float = 60.0) -> Iterator[duckdb.DuckDBPyConnection]:
+def reader(path: Path, *, wait_s: float = 60.0,
+           say=lambda msg: print(msg, file=sys.stderr)) -> Iterator[duckdb.DuckDBPyConnection]:
     """A read-only connection that is closed as soon as the block ends."""
-    con = connect(path, read_only=True, wait_s=wait_s)
+    con = connect(path, read_only=True, wait_s=wait_s, say=say)
     try:
         yield con
     finally:

@@ -1,0 +1,73 @@
+"""One pipeline run at a time per store: an exclusive OS file lock on `<store>.lock`.
+
+A file lock needs no Prefect server and dies with its process (the OS releases it even after
+a crash or kill -9), so a stale lock can never wedge the schedule. Re-entrant within one
+process, so the `daily` flow can hold it while its `ingest` and `digest` subflows take it too.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import os
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+from guanxi.errors import GuanxiError
+
+
+class RunLocked(GuanxiError):
+    """Another run holds the store's run lock."""
+
+
+_held: dict[str, tuple[int, int]] = {}  # lock path -> (fd, depth) for this process
+_guard = threading.Lock()
+
+
+def lock_path(store_path: Path) -> Path:
+    """The lock file that sits next to the store."""
+    return store_path.with_name(store_path.name + ".lock")
+
+
+@contextlib.contextmanager
+def run_lock(store_path: Path, *, what: str = "run") -> Iterator[Path]:
+    """Hold the store's run lock for the block; raise RunLocked at once if another process has it."""
+    path = lock_path(store_path)
+    key = str(path.resolve())
+    with _guard:
+        if key in _held:
+            fd, depth = _held[key]
+            _held[key] = (fd, depth + 1)
+        else:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                holder = _read_holder(fd)
+                os.close(fd)
+                raise RunLocked(f"{what}: another Guanxi run holds {path}{holder}; "
+                                "it will finish on its own, try again afterwards") from None
+            os.ftruncate(fd, 0)
+            os.write(fd, f"{os.getpid()}\n".encode())
+            _held[key] = (fd, 1)
+    try:
+        yield path
+    finally:
+        with _guard:
+            fd, depth = _held[key]
+            if depth > 1:
+                _held[key] = (fd, depth - 1)
+            else:
+                del _held[key]
+                fcntl.flock(fd, fcntl.LOCK_UN)
+                os.close(fd)
+
+
+def _read_holder(fd: int) -> str:
+    try:
+        pid = os.pread(fd, 32, 0).decode().strip()
+    except OSError:
+        return ""
+    return f" (PID {pid})" if pid.isdigit() else ""

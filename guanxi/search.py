@@ -1,0 +1,97 @@
+"""Full-text search over stored posts, Chinese included, on DuckDB's fts extension.
+
+Posts are segmented into `post_search.search_text` (jieba for Chinese, lower-cased words for
+English) when ingest writes them, and the BM25 index is rebuilt in the same write window. The
+extension is loaded from the installed `duckdb_extension_fts` package: never downloaded at run
+time.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import duckdb
+
+from guanxi.errors import GuanxiError
+
+INDEX_SCHEMA = "fts_main_post_search"
+
+
+class SearchError(GuanxiError):
+    """The search could not run (no index yet, extension missing)."""
+
+
+def fts_extension_path() -> Path:
+    """The fts extension shipped by the `duckdb-extension-fts` wheel for this DuckDB version."""
+    import duckdb_extension_fts
+
+    path = (Path(duckdb_extension_fts.__file__).parent / "extensions" / f"v{duckdb.__version__}"
+            / "fts.duckdb_extension")
+    if not path.is_file():
+        raise SearchError(f"search: the fts extension for DuckDB {duckdb.__version__} is not installed "
+                          f"(expected {path}); reinstall with `make install`")
+    return path
+
+
+def load_fts(con: duckdb.DuckDBPyConnection) -> None:
+    """LOAD the bundled fts extension into this connection (no INSTALL, no network)."""
+    con.execute(f"LOAD '{fts_extension_path()}'")
+
+
+def refresh_search(con: duckdb.DuckDBPyConnection) -> int:
+    """Segment new and edited posts into post_search, drop rows of removed posts, rebuild the index.
+
+    Runs inside the caller's write window; returns how many posts were (re)segmented.
+    """
+    from transforms.segment import segment_for_search
+
+    con.execute("DELETE FROM post_search WHERE post_id NOT IN (SELECT post_id FROM posts)")
+    stale = con.execute(
+        """SELECT p.post_id, p.content_hash, coalesce(p.title, ''), coalesce(p.text, ''), p.lang
+           FROM posts p LEFT JOIN post_search s USING (post_id)
+           WHERE s.post_id IS NULL OR s.content_hash IS DISTINCT FROM p.content_hash""").fetchall()
+    if stale:
+        ids = [r[0] for r in stale]
+        con.execute("DELETE FROM post_search WHERE post_id IN (SELECT unnest(?))", [ids])
+        from guanxi.store import bulk_insert
+
+        bulk_insert(con, "post_search", ["post_id", "content_hash", "search_text"],
+                    [[pid, chash, segment_for_search(f"{title}\n{text}", lang)]
+                     for pid, chash, title, text, lang in stale])
+    if stale or not _index_exists(con):
+        build_index(con)
+    return len(stale)
+
+
+def build_index(con: duckdb.DuckDBPyConnection) -> None:
+    """(Re)build the BM25 index over post_search.search_text (already segmented: split on spaces)."""
+    load_fts(con)
+    con.execute(r"""PRAGMA create_fts_index('post_search', 'post_id', 'search_text',
+                    stemmer = 'none', stopwords = 'none', ignore = '\s+',
+                    strip_accents = 0, lower = 1, overwrite = 1)""")
+
+
+def _index_exists(con: duckdb.DuckDBPyConnection) -> bool:
+    return bool(con.execute("SELECT count(*) FROM duckdb_schemas() WHERE schema_name = ?",
+                            [INDEX_SCHEMA]).fetchone()[0])
+
+
+def search_posts(con: duckdb.DuckDBPyConnection, words: str, *, limit: int = 20) -> list[dict]:
+    """Posts matching `words` (any of them, BM25-ranked), best first."""
+    from transforms.segment import segment_for_search
+
+    query = segment_for_search(words)
+    if not query:
+        raise SearchError(f"search: no searchable words in {words!r}")
+    if not _index_exists(con):
+        raise SearchError("search: no search index yet; run `guanxi ingest` first")
+    load_fts(con)
+    cur = con.execute(
+        f"""SELECT p.post_id, pe.name AS person, p.published_at, p.lang, p.title, p.url,
+                   round(m.score, 4) AS score, left(regexp_replace(coalesce(p.text, ''), '\\s+', ' ', 'g'), 160) AS text
+            FROM (SELECT post_id, {INDEX_SCHEMA}.match_bm25(post_id, ?) AS score FROM post_search) m
+            JOIN posts p USING (post_id) JOIN people pe USING (person_id)
+            WHERE m.score IS NOT NULL
+            ORDER BY m.score DESC, p.published_at DESC LIMIT ?""", [query, limit])
+    cols = [d[0] for d in cur.description]
+    return [dict(zip(cols, row)) for row in cur.fetchall()]
