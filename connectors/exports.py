@@ -290,7 +290,7 @@ def _iso_date(value: object, name: str, where: str, what: str) -> datetime | Non
         return None
     try:
         return _utc(datetime.fromisoformat(str(value).strip()))
-    except ValueError:
+    except (ValueError, OverflowError):
         raise _fail(name, f"{where}: bad {what} {str(value)[:40]!r} (expected ISO 8601)") from None
 
 
@@ -414,7 +414,7 @@ def _twitter_date(value: object, name: str, where: str) -> datetime | None:
             raise ValueError(value)
         weekday, month, day, clock, offset, year = parts
         return _utc(parsedate_to_datetime(f"{weekday}, {day} {month} {year} {clock} {offset}"))
-    except (ValueError, TypeError, IndexError):
+    except (ValueError, TypeError, OverflowError):
         raise _fail(name, f"{where}: bad created_at {str(value)[:40]!r}") from None
 
 
@@ -422,7 +422,7 @@ def _tweet_entry(tweet: dict[str, Any], name: str, where: str,
                  username: str | None, author: str | None) -> Entry:
     """One tweet as an Entry: t.co links expanded, media links dropped, first photo kept."""
     tweet_id = _scalar(tweet.get("id_str") or tweet.get("id"))
-    if not tweet_id.isdigit():
+    if not re.fullmatch(r"[0-9]+", tweet_id):
         raise _fail(name, f"{where}: missing id_str")
     text = html.unescape(_scalar(tweet.get("full_text") or tweet.get("text")))
     entities = tweet.get("entities") if isinstance(tweet.get("entities"), dict) else {}
@@ -640,17 +640,20 @@ def _facebook_entry(post: dict[str, Any], name: str, where: str) -> Entry | None
     stamp = post.get("timestamp")
     if not isinstance(stamp, (int, float)) or isinstance(stamp, bool):
         raise _fail(name, f'{where}: missing numeric "timestamp"')
-    stamp = int(stamp)
+    try:
+        published = datetime.fromtimestamp(stamp, timezone.utc)
+    except (ValueError, OverflowError, OSError):
+        raise _fail(name, f"{where}: bad timestamp {stamp!r}") from None
     body, link = _facebook_parts(post)
     if not body and not link:
         return None
     text = _with_link(body, link)
     return Entry(
-        guid=f"facebook:{stamp}:{_content_hash(body or link or '')}",
+        guid=f"facebook:{int(stamp)}:{_content_hash(body or link or '')}",
         url=None,
         title=_title(text),
         text=text,
-        published_at=datetime.fromtimestamp(stamp, timezone.utc),
+        published_at=published,
     )
 
 
@@ -722,7 +725,7 @@ def _import_entry(row: dict[str, Any], name: str, where: str) -> Entry:
 
 def _parse_import(tree: _Tree, names: list[str]) -> _Parsed:
     """Plain CSV/JSONL import; rows whose visibility is not empty or "public" are counted."""
-    parsed = _Parsed(meta=FeedMeta(title=f"Import of {tree.label}"))
+    parsed = _Parsed(meta=FeedMeta(title=f"Import of {posixpath.basename(names[0])}"))
     for name in names:
         for where, row in _import_rows(tree, name):
             entry = _import_entry(row, name, where)
