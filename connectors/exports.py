@@ -91,6 +91,7 @@ class _Tree:
         return self._cache[name]
 
     def _read(self, name: str) -> bytes:
+        """Read a member from the underlying storage (implemented by each kind of tree)."""
         raise NotImplementedError
 
     def _count_member(self, count: int, what: str) -> None:
@@ -157,6 +158,9 @@ class _DirTree(_Tree):
 
 
 _DRIVE = re.compile(r"^[A-Za-z]:")
+# What zipfile raises for damaged archives (bad headers, names, versions, offsets, data).
+_ZIP_ERRORS = (zipfile.BadZipFile, zipfile.LargeZipFile, zlib.error, OSError, EOFError,
+               ValueError, NotImplementedError, RuntimeError)
 
 
 def _unsafe_member(info: zipfile.ZipInfo) -> str | None:
@@ -180,7 +184,7 @@ class _ZipTree(_Tree):
         super().__init__(path.name, limits)
         try:
             self.zip = zipfile.ZipFile(path)
-        except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, EOFError) as exc:
+        except _ZIP_ERRORS as exc:
             raise _fail(self.label, f"not a valid zip archive ({exc})") from None
         infos = self.zip.infolist()
         try:
@@ -210,7 +214,9 @@ class _ZipTree(_Tree):
         try:
             with self.zip.open(info) as stream:
                 return _read_capped(stream, name, self.limits)
-        except (zipfile.BadZipFile, zlib.error, EOFError, NotImplementedError, RuntimeError) as exc:
+        except ExportError:
+            raise
+        except _ZIP_ERRORS as exc:
             raise _fail(name, f"corrupt zip member ({exc})") from None
 
 
@@ -218,8 +224,10 @@ def _open_tree(path: Path, limits: _Limits) -> _Tree:
     """Open a path as a folder, a zip (by its bytes, not its name) or a single file."""
     if path.is_dir():
         return _DirTree(path, limits)
-    if not path.is_file():
+    if not path.exists():
         raise _fail(str(path), "no such file or folder")
+    if not path.is_file():
+        raise _fail(str(path), "not a regular file or folder")
     if path.suffix.lower() == ".zip" or zipfile.is_zipfile(path):
         return _ZipTree(path, limits)
     return _FileTree(path, limits)

@@ -505,3 +505,18 @@ def test_arbitrary_bytes_give_batch_or_export_error(tmp_path_factory: pytest.Tem
         read_export(path)
     except ExportError as exc:
         assert str(exc).startswith("export: ") and "\n" not in str(exc)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.data())
+def test_damaged_zip_gives_batch_or_export_error(tmp_path_factory: pytest.TempPathFactory, data: st.DataObject) -> None:
+    folder = tmp_path_factory.mktemp("zip")
+    archive = bytearray(zip_folder(FIXTURES / "mastodon", folder / "m.zip").read_bytes())
+    for _ in range(data.draw(st.integers(1, 6))):
+        archive[data.draw(st.integers(0, len(archive) - 1))] = data.draw(st.integers(0, 255))
+    cut = data.draw(st.integers(1, len(archive)))
+    (folder / "m.zip").write_bytes(bytes(archive[:cut]))
+    try:
+        read_export(folder / "m.zip")
+    except ExportError as exc:
+        assert str(exc).startswith("export: ") and "\n" not in str(exc)
