@@ -17,6 +17,7 @@ import os
 import posixpath
 import re
 import stat
+import struct
 import unicodedata
 import zipfile
 import zlib
@@ -177,11 +178,58 @@ def _unsafe_member(info: zipfile.ZipInfo) -> str | None:
     return None
 
 
+_EOCD = struct.Struct("<4s4H2LH")
+_ZIP64_EOCD = struct.Struct("<4sQ2H2L4Q")
+_ZIP64_LOCATOR_SIZE = 20
+
+
+def _central_directory_bounds(fh: IO[bytes]) -> tuple[int, int] | None:
+    """(start, end) of the central directory as zipfile will find it, or None if unreadable."""
+    size = fh.seek(0, os.SEEK_END)
+    tail_start = fh.seek(max(0, size - _EOCD.size - 0xFFFF))
+    tail = fh.read()
+    at = tail.rfind(b"PK\x05\x06")
+    if at < 0 or len(tail) - at < _EOCD.size:
+        return None
+    end, cd_size = tail_start + at, _EOCD.unpack_from(tail, at)[5]
+    if at >= _ZIP64_LOCATOR_SIZE and tail[at - _ZIP64_LOCATOR_SIZE:][:4] == b"PK\x06\x07":
+        end -= _ZIP64_LOCATOR_SIZE + _ZIP64_EOCD.size
+        fh.seek(max(0, end))
+        record = fh.read(_ZIP64_EOCD.size)
+        if end < 0 or len(record) < _ZIP64_EOCD.size or record[:4] != b"PK\x06\x06":
+            return None
+        cd_size = _ZIP64_EOCD.unpack(record)[8]
+    return (end - cd_size, end) if cd_size <= end else None
+
+
+def _count_members(path: Path, stop: int) -> int:
+    """Count central-directory records without building them, giving up once past `stop`."""
+    with path.open("rb") as fh:
+        bounds = _central_directory_bounds(fh)
+        if bounds is None:
+            return 0
+        pos, end = bounds
+        count = 0
+        while pos < end and count <= stop:
+            fh.seek(pos)
+            head = fh.read(46)
+            if len(head) < 46 or head[:4] != b"PK\x01\x02":
+                break
+            pos += 46 + sum(struct.unpack_from("<3H", head, 28))
+            count += 1
+        return count
+
+
 class _ZipTree(_Tree):
     """A .zip export read in place; refused whole if any member is unsafe."""
 
     def __init__(self, path: Path, limits: _Limits) -> None:
         super().__init__(path.name, limits)
+        try:
+            counted = _count_members(path, limits.members)
+        except OSError as exc:
+            raise _fail(self.label, f"cannot read ({exc.strerror or exc})") from None
+        self._count_member(counted, "members")  # before zipfile builds an object per member
         try:
             self.zip = zipfile.ZipFile(path)
         except _ZIP_ERRORS as exc:

@@ -18,6 +18,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from connectors import exports
 from connectors.exports import ExportError, _fix_mojibake, read_export
 from guanxi.models import Batch
 
@@ -396,6 +397,17 @@ def test_too_many_members_refused(tmp_path: Path) -> None:
             zf.writestr(f"media/{i}.jpg", b"")
     raises_export(archive, r"^export: many\.zip: too many members \(more than 50\)$", max_members=50)
     assert read_export(FIXTURES / "mastodon", max_members=50).status == "ok"
+    raises_export(FIXTURES / "twitter", r"^export: twitter: too many files \(more than 3\)$", max_members=3)
+
+
+def test_member_count_is_checked_before_zipfile_parses_the_directory(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    archive = tmp_path / "many64.zip"
+    with zipfile.ZipFile(archive, "w") as zf:  # > 65535 members forces the zip64 end records
+        for i in range(70_000):
+            zf.writestr(zipfile.ZipInfo(f"m/{i}"), b"")
+    monkeypatch.setattr(exports.zipfile, "ZipFile", lambda *a, **k: pytest.fail("ZipFile parsed the directory"))
+    raises_export(archive, r"^export: many64\.zip: too many members \(more than 69999\)$", max_members=69_999)
 
 
 def write_bomb(path: Path, name: str, megabytes: int) -> Path:
