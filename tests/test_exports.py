@@ -19,7 +19,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from connectors import exports
-from connectors.exports import ExportError, _fix_mojibake, read_export
+from connectors.exports import AS_PUBLIC, ExportError, _fix_mojibake, read_export
 from guanxi.models import Batch
 
 FIXTURES = Path(__file__).parent / "fixtures" / "exports"
@@ -170,6 +170,24 @@ def test_mastodon_visibility_boosts_and_html() -> None:
     assert all("followers" not in e.text and "私信" not in e.text for e in batch.entries)
     assert batch.skipped_private == 2  # one followers-only, one direct
     assert batch.meta.title == "Mastodon archive of Li Hua 李华"
+
+
+@pytest.mark.parametrize("content", ["<a " * 100_000, "<!--" * 100_000, "</" * 100_000, "<div>" * 50_000 + "hi"])
+def test_pathological_post_html_is_fast(content: str, tmp_path: Path) -> None:
+    path = tmp_path / "outbox.json"
+    note = {"id": "https://m.example/n/1", "to": [AS_PUBLIC], "content": content}
+    path.write_text(json.dumps({"orderedItems": [{"type": "Create", "object": note}]}), encoding="utf-8")
+    started = time.monotonic()
+    assert len(read_export(path).entries) == 1
+    assert time.monotonic() - started < 5
+
+
+def test_post_html_reduced_to_text(tmp_path: Path) -> None:
+    path = tmp_path / "outbox.json"
+    content = "<p>a &amp; b<br/>c</p><script>alert(1)</script><ul><li>一</li><li>二</li></ul>\x00tail"
+    note = {"id": "https://m.example/n/1", "to": [AS_PUBLIC], "content": content}
+    path.write_text(json.dumps({"orderedItems": [{"type": "Create", "object": note}]}), encoding="utf-8")
+    assert read_export(path).entries[0].text == "a & b\nc\n\n一\n\n二\n\ntail"
 
 
 def test_linkedin_multiline_commentary_and_visibility() -> None:
@@ -345,6 +363,16 @@ def test_broken_file_raises_clear_error(name: str, content: str | bytes, pattern
     path = tmp_path / name
     path.write_bytes(content if isinstance(content, bytes) else content.encode("utf-8"))
     raises_export(path, pattern)
+
+
+@pytest.mark.parametrize(("name", "prefix", "depth"), [
+    ("your_posts_1.json", "", 900), ("your_posts_1.json", "", 100_000),
+    ("outbox.json", "", 100_000), ("tweets.js", "window.YTD.tweets.part0 = ", 100_000),
+])
+def test_deeply_nested_json_is_refused(name: str, prefix: str, depth: int, tmp_path: Path) -> None:
+    path = tmp_path / name
+    path.write_text(prefix + "[" * depth + "]" * depth, encoding="utf-8")
+    raises_export(path, rf"^export: {re.escape(name)}: (JSON nested too deeply|item 0: expected an object)")
 
 
 def test_missing_path_and_mixed_exports(tmp_path: Path) -> None:
