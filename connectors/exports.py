@@ -42,6 +42,7 @@ _LINKEDIN_PUBLIC = {"", "PUBLIC", "ANYONE"}
 _CHUNK = 1 << 16
 _TITLE_CHARS = 80
 _MAX_POST_CHARS = 200_000  # far beyond any platform's post limit
+_MAX_LINKS = 100  # t.co links expanded per tweet (a tweet has a handful)
 
 
 class ExportError(ValueError):
@@ -497,14 +498,14 @@ def _tweet_entry(tweet: dict[str, Any], name: str, where: str,
     tweet_id = _scalar(tweet.get("id_str") or tweet.get("id"))
     if not re.fullmatch(r"[0-9]+", tweet_id):
         raise _fail(name, f"{where}: missing id_str")
-    text = html.unescape(_scalar(tweet.get("full_text") or tweet.get("text")))
+    text = html.unescape(_scalar(tweet.get("full_text") or tweet.get("text"))[:_MAX_POST_CHARS])
     entities = tweet.get("entities") if isinstance(tweet.get("entities"), dict) else {}
-    for link in _list(entities.get("urls")):
+    for link in _list(entities.get("urls"))[:_MAX_LINKS]:
         if isinstance(link, dict) and link.get("url") and link.get("expanded_url"):
             text = text.replace(str(link["url"]), str(link["expanded_url"]))
     extended = tweet.get("extended_entities") if isinstance(tweet.get("extended_entities"), dict) else {}
     media = [m for m in _list(extended.get("media")) or _list(entities.get("media")) if isinstance(m, dict)]
-    for item in media:
+    for item in media[:_MAX_LINKS]:
         if item.get("url"):
             text = text.replace(str(item["url"]), "")
     text = text.strip()
