@@ -464,7 +464,9 @@ def _twitter_account(tree: _Tree, part: str) -> tuple[str | None, str | None]:
     if name not in tree.names:
         return None, None
     for _, account in _ytd_records(tree, name, "account", "account"):
-        return _scalar(account.get("username")) or None, _scalar(account.get("accountDisplayName")) or None
+        username = _scalar(account.get("username"))
+        valid = re.fullmatch(r"[A-Za-z0-9_]{1,50}", username)  # it goes into URLs
+        return (username if valid else None), _scalar(account.get("accountDisplayName")) or None
     return None, None
 
 

@@ -142,6 +142,15 @@ def test_twitter_single_file_without_account_uses_i_web() -> None:
     assert batch.entries[0].url == "https://x.com/i/web/status/1765001234567890123"
 
 
+def test_twitter_odd_username_is_not_put_into_urls(tmp_path: Path) -> None:
+    folder = copy_fixture("twitter", tmp_path)
+    account = folder / "data" / "account.js"
+    account.write_text(account.read_text(encoding="utf-8").replace('"lihua_dev"', '"../evil?x="'), encoding="utf-8")
+    batch = read_export(folder)
+    assert batch.entries[0].url == "https://x.com/i/web/status/1765001234567890123"
+    assert batch.meta.link is None and batch.entries[0].author == "Li Hua 李华"
+
+
 def test_twitter_protected_account_is_skipped_and_counted(tmp_path: Path) -> None:
     folder = copy_fixture("twitter", tmp_path)
     history = [{"protectedHistory": {"protectedAt": "2020-01-01T00:00:00.000Z", "action": "Protect"}},
