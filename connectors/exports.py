@@ -28,10 +28,9 @@ from email.utils import parsedate_to_datetime
 from pathlib import Path
 from typing import IO, Any
 
-import lxml.etree
-import lxml.html
-
+from guanxi.errors import GuanxiError
 from guanxi.models import Batch, Entry, FeedMeta
+from transforms.text import html_to_text
 
 __all__ = ["ExportError", "MAX_MEMBERS", "read_export"]
 
@@ -45,7 +44,7 @@ _MAX_POST_CHARS = 200_000  # far beyond any platform's post limit
 _MAX_LINKS = 100  # t.co links expanded per tweet (a tweet has a handful)
 
 
-class ExportError(ValueError):
+class ExportError(GuanxiError, ValueError):
     """A broken, unsafe or unrecognised export; the message is one line starting "export: "."""
 
 
@@ -355,26 +354,11 @@ def _iso_date(value: object, name: str, where: str, what: str) -> datetime | Non
         raise _fail(name, f"{where}: bad {what} {str(value)[:40]!r} (expected ISO 8601)") from None
 
 
-_BLOCK_TAGS = ("p", "div", "li", "blockquote", "pre", "h1", "h2", "h3", "h4", "h5", "h6", "tr")
-_NOT_XML = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff]")
 
 
 def _html_to_text(markup: str) -> str:
-    """Reduce post HTML to plain text with lxml (C, linear time), keeping line breaks."""
-    markup = _NOT_XML.sub("", markup[:_MAX_POST_CHARS])
-    if not markup.strip():
-        return ""
-    try:
-        root = lxml.html.fragment_fromstring(markup, create_parent="div")
-    except (lxml.etree.LxmlError, ValueError):
-        return _squeeze(html.unescape(re.sub(r"<[^<>]*>", " ", markup)))
-    for hidden in list(root.iter("script", "style", "template")):
-        hidden.drop_tree()
-    for br in root.iter("br"):
-        br.tail = "\n" + (br.tail or "")
-    for block in root.iter(*_BLOCK_TAGS):
-        block.tail = "\n\n" + (block.tail or "")
-    return _squeeze(root.text_content())
+    """Post HTML as plain text (bounded input; the shared linear-time converter)."""
+    return html_to_text(markup[:_MAX_POST_CHARS])
 
 
 def _squeeze(text: str) -> str:
@@ -587,7 +571,9 @@ def _mastodon_entry(activity: dict[str, Any], name: str, where: str, author: str
         target = _ap_id(activity.get("object"))
         if not _ap_id(activity):
             raise _fail(name, f'{where}: Announce without "id"')
-        return Entry(guid=f"mastodon:{_ap_id(activity)}", url=target or None,
+        # The bare ActivityPub id, exactly what the API connector stores as a status's `uri`,
+        # so a post read both live and from an archive is one post.
+        return Entry(guid=_ap_id(activity), url=target or None,
                      title=f"Boosted {target}" if target else "Boosted a post", text="",
                      published_at=_iso_date(activity.get("published"), name, where, "published"),
                      author=author, is_repost=True)
@@ -602,7 +588,7 @@ def _mastodon_entry(activity: dict[str, Any], name: str, where: str, author: str
     content_map = note.get("contentMap") if isinstance(note.get("contentMap"), dict) else {}
     url = note.get("url")
     return Entry(
-        guid=f"mastodon:{_ap_id(note)}",
+        guid=_ap_id(note),
         url=url if isinstance(url, str) and url else _ap_id(note),
         title=summary or _title(text),
         text=text,

@@ -32,10 +32,10 @@ EXPECTED: dict[str, tuple[list[str], int]] = {
         "x:1764200000000000003", "x:1700000000000000004", "x:1600000000000000005",
     ], 0),
     "mastodon": ([
-        "mastodon:https://mastodon.social/users/lihua/statuses/112000000000000001",
-        "mastodon:https://mastodon.social/users/lihua/statuses/111900000000000002",
-        "mastodon:https://mastodon.social/users/lihua/statuses/111600000000000005/activity",
-        "mastodon:https://mastodon.social/users/lihua/statuses/111500000000000006",
+        "https://mastodon.social/users/lihua/statuses/112000000000000001",
+        "https://mastodon.social/users/lihua/statuses/111900000000000002",
+        "https://mastodon.social/users/lihua/statuses/111600000000000005/activity",
+        "https://mastodon.social/users/lihua/statuses/111500000000000006",
     ], 2),
     "linkedin": ([
         "linkedin:urn:li:share:7170912345678901234",
@@ -165,17 +165,17 @@ def test_twitter_protected_account_is_skipped_and_counted(tmp_path: Path) -> Non
 def test_mastodon_visibility_boosts_and_html() -> None:
     batch = read_export(FIXTURES / "mastodon")
     entries = by_guid(batch)
-    public = entries["mastodon:https://mastodon.social/users/lihua/statuses/112000000000000001"]
+    public = entries["https://mastodon.social/users/lihua/statuses/112000000000000001"]
     assert public.text == "周末去了#杭州的龙井茶园，强烈推荐！\n\n下次一起去？"
     assert public.html is not None and public.html.startswith("<p>")
     assert public.lang == "zh" and public.url == "https://mastodon.social/@lihua/112000000000000001"
     assert public.image and public.image.endswith("/tea.jpg")
-    unlisted = entries["mastodon:https://mastodon.social/users/lihua/statuses/111900000000000002"]
+    unlisted = entries["https://mastodon.social/users/lihua/statuses/111900000000000002"]
     assert unlisted.text == "Wrote up how we load RSS into DuckDB:\nhttps://blog.example.com/rss-duckdb"
     assert unlisted.image is None  # archive-relative media path is not a usable URL
-    boost = entries["mastodon:https://mastodon.social/users/lihua/statuses/111600000000000005/activity"]
+    boost = entries["https://mastodon.social/users/lihua/statuses/111600000000000005/activity"]
     assert boost.is_repost and boost.url == "https://fosstodon.org/users/duckdb/statuses/111599999999999999"
-    assert entries["mastodon:https://mastodon.social/users/lihua/statuses/111500000000000006"].title == "Tabs vs spaces"
+    assert entries["https://mastodon.social/users/lihua/statuses/111500000000000006"].title == "Tabs vs spaces"
     assert all("followers" not in e.text and "私信" not in e.text for e in batch.entries)
     assert batch.skipped_private == 2  # one followers-only, one direct
     assert batch.meta.title == "Mastodon archive of Li Hua 李华"

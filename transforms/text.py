@@ -8,7 +8,7 @@ import unicodedata
 import lxml.html
 from lxml import etree
 
-_BLOCK = {"p", "div", "br", "li", "ul", "ol", "h1", "h2", "h3", "h4", "h5", "h6", "blockquote",
+_BLOCK = {"p", "div", "li", "ul", "ol", "h1", "h2", "h3", "h4", "h5", "h6", "blockquote",
           "pre", "tr", "table", "section", "article", "header", "footer", "figure", "figcaption",
           "hr", "dd", "dt"}
 _SKIP = {"script", "style", "noscript", "template", "head", "title", "iframe", "object", "embed"}
@@ -21,52 +21,40 @@ def looks_like_html(text: str) -> bool:
     return bool(_MARKUP_HINT.search(text))
 
 
+MAX_HTML_CHARS = 2_000_000  # a post is never this long; beyond it is an attack or a mistake
+_NOT_XML = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")  # lxml refuses these
+_TAG = re.compile(r"<[^<>]*>")
+
+
 def html_to_text(html: str | None) -> str:
-    """Readable plain text from an HTML fragment: blocks become lines, scripts vanish."""
+    """Readable plain text from an HTML fragment: blocks become lines, scripts vanish.
+
+    lxml walks the tree in C, in linear time and without recursion in Python, so hostile
+    markup (deep nesting, unclosed tags by the hundred thousand) cannot stall or crash it.
+    """
     if not html:
         return ""
     if not looks_like_html(html):
         return normalise_space(html)
+    html = _NOT_XML.sub("", html[:MAX_HTML_CHARS])
     try:
         root = lxml.html.fragment_fromstring(html, create_parent="div")
-    except (etree.ParserError, ValueError):
-        return normalise_space(_soup_text(html))
-    parts: list[str] = []
-    _walk(root, parts)
-    return normalise_space("".join(parts))
+    except (etree.LxmlError, ValueError):
+        import html as htmllib
 
-
-def _walk(el, parts: list[str]) -> None:
-    tag = el.tag if isinstance(el.tag, str) else ""
-    if tag in _SKIP:
-        if el.tail:
-            parts.append(el.tail)
-        return
-    if tag == "br":
-        parts.append("\n")
-        if el.tail:
-            parts.append(el.tail)
-        return
-    block = tag in _BLOCK
-    if block:
-        parts.append("\n")
-    if tag == "img" and el.get("alt"):
-        parts.append(f" {el.get('alt')} ")
-    if el.text and isinstance(el.tag, str):
-        parts.append(el.text)
-    for child in el:
-        _walk(child, parts)
-    if block:
-        parts.append("\n")
-    if el.tail:
-        parts.append(el.tail)
-
-
-def _soup_text(html: str) -> str:
-    """Fallback for markup lxml refuses: BeautifulSoup is slower but never gives up."""
-    from bs4 import BeautifulSoup
-
-    return BeautifulSoup(html, "html.parser").get_text("\n")
+        return normalise_space(htmllib.unescape(_TAG.sub(" ", html)))
+    for el in list(root.iter(*_SKIP)):
+        el.drop_tree()
+    for el in root.iter("br", "img", *_BLOCK):
+        if el.tag == "br":
+            el.tail = "\n" + (el.tail or "")
+        elif el.tag == "img":
+            alt = (el.get("alt") or "").strip()
+            el.tail = (f" {alt} " if alt else "") + (el.tail or "")
+        else:  # a block: its own lines (consecutive blocks leave one blank line between)
+            el.text = "\n" + (el.text or "")
+            el.tail = "\n" + (el.tail or "")
+    return normalise_space(root.text_content())
 
 
 def normalise_space(text: str) -> str:
