@@ -70,8 +70,19 @@ def cmd_digest(args: argparse.Namespace) -> int:
     print(res.html_path)
     if args.send:
         _say("mail: already sent for this day (use --force to send again)" if res.already_sent
-             else "mail: quiet day, nothing sent" if res.skipped_quiet else "mail: sent")
+             else "mail: quiet day, nothing sent (quiet_day = \"skip\")" if res.skipped_quiet
+             else f"mail: sent ({res.images} inline image{'s' if res.images != 1 else ''})")
+    if args.open:
+        _open_in_browser(res.html_path)
     return EXIT_OK
+
+
+def _open_in_browser(path) -> None:
+    """Show a written digest in the user's browser (honours $BROWSER, like `webbrowser`)."""
+    import webbrowser
+
+    if not webbrowser.open(path.resolve().as_uri()):
+        raise CliError(f"open: no browser could be started (set BROWSER); the digest is at {path}")
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -275,6 +286,7 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--send", action=argparse.BooleanOptionalAction, default=False,
                     help="send by SMTP (default: --no-send)")
     sp.add_argument("--force", action="store_true", help="send even if already sent for that day")
+    sp.add_argument("--open", action="store_true", help="open the written HTML in a web browser")
 
     sp = add("run", cmd_run, "the daily flow: ingest, then digest and send")
     sp.add_argument("--send", action=argparse.BooleanOptionalAction, default=True)

@@ -95,6 +95,10 @@ MIGRATIONS: list[str] = [
         message_id VARCHAR, rendered_at TIMESTAMPTZ, sent_at TIMESTAMPTZ, status VARCHAR
     );
     """,
+    """
+    -- mail: why the last send of a day's digest failed (status 'failed'), for `guanxi sql`
+    ALTER TABLE digests ADD COLUMN last_error VARCHAR;
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)
