@@ -95,21 +95,40 @@ def _deliver(msg: EmailMessage, smtp: SmtpConfig, context: ssl.SSLContext) -> No
             if password is None:
                 raise SendError("mail: [smtp] username is set but GUANXI_SMTP_PASSWORD is not")
             try:
-                client.login(smtp.username, password)
+                _login(client, smtp.username, password)
             except smtplib.SMTPAuthenticationError as exc:
                 raise _Permanent(f"login as {smtp.username} refused ({exc.smtp_code})") from None
         client.send_message(msg)
 
 
+def _login(client: smtplib.SMTP, username: str, password: str) -> None:
+    """smtplib encodes credentials as ASCII; a non-ASCII password goes as UTF-8 AUTH PLAIN (RFC 4616)."""
+    if username.isascii() and password.isascii():
+        client.login(username, password)
+        return
+    client.ehlo_or_helo_if_needed()
+    if "PLAIN" not in client.esmtp_features.get("auth", "").upper().split():
+        raise smtplib.SMTPException("the server offers no AUTH PLAIN for a non-ASCII password")
+    token = base64.b64encode(b"\0" + username.encode() + b"\0" + password.encode()).decode("ascii")
+    code, resp = client.docmd("AUTH", "PLAIN " + token)
+    if code not in (235, 503):
+        raise smtplib.SMTPAuthenticationError(code, resp)
+
+
 def _is_transient(exc: BaseException) -> bool:
-    """Worth another try: a 4xx reply, a dropped or refused connection, a timeout."""
-    if isinstance(exc, ssl.SSLCertVerificationError):
-        return False
+    """Worth another try: a 4xx reply, a dropped or refused connection, a timeout.
+
+    Order matters: every SMTPException and SSLError is also an OSError.
+    """
     if isinstance(exc, smtplib.SMTPRecipientsRefused):
         return all(400 <= code < 500 for code, _ in exc.recipients.values())
     if isinstance(exc, smtplib.SMTPResponseException):
         return 400 <= exc.smtp_code < 500
-    return isinstance(exc, (smtplib.SMTPServerDisconnected, smtplib.SMTPConnectError, OSError))
+    if isinstance(exc, smtplib.SMTPServerDisconnected):
+        return True
+    if isinstance(exc, (smtplib.SMTPException, ssl.SSLError)):
+        return False  # no STARTTLS offered, bad certificate, handshake refused: config problems
+    return isinstance(exc, OSError)
 
 
 def _describe(exc: BaseException) -> str:
@@ -130,7 +149,8 @@ def _redact(line: str, smtp: SmtpConfig) -> str:
         return line
     user = smtp.username or ""
     for secret in (password, base64.b64encode(password.encode()).decode(),
-                   base64.b64encode(f"\0{user}\0{password}".encode()).decode()):
+                   base64.b64encode(f"\0{user}\0{password}".encode()).decode(),
+                   base64.b64encode(password.encode()).decode()):
         line = line.replace(secret, "***")
     return line
 

@@ -144,7 +144,11 @@ def render_html(digest: Digest, *, language: str | None = None,
 
     html = _env().get_template("digest.html.j2").render(**_context(digest, language, images))
     # keep_at_rules keeps the dark-mode and phone @media rules in <head>; the rest is inlined.
-    return css_inline.inline(html, keep_at_rules=True, load_remote_stylesheets=False)
+    html = css_inline.inline(html, keep_at_rules=True, load_remote_stylesheets=False)
+    # css-inline puts the kept <style> first in <head>; a browser opening the file from disk
+    # only honours <meta charset> within the first 1024 bytes, so move it back to the front.
+    charset = '<meta charset="utf-8">'
+    return html.replace(charset, "", 1).replace("<head>", "<head>" + charset, 1)
 
 
 def render_text(digest: Digest, *, language: str | None = None) -> str:
