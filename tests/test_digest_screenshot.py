@@ -68,7 +68,7 @@ def test_digest_renders_in_headless_chromium_at_desktop_and_phone_widths(tmp_pat
             # Not blank: text, cards and thumbnails cover a real share of the page.
             assert differ > 0.05 * width * height, (name, differ)
         assert srv.hits("/img/hike.png"), "Chromium did not load the thumbnails"
-    # The thumbnails actually drew (96px box, 2:... aspect kept by object-fit at 96x96 on disk).
+    # The thumbnails actually drew (96x96 on disk, 72px wide on a phone).
     assert count_rgb(shots["desktop"], THUMB_RGB) > 2000
     assert count_rgb(shots["phone"], THUMB_RGB) > 1000
     # Light mode has a light page; the dark-mode media query turns it dark.

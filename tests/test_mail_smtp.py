@@ -304,3 +304,15 @@ def test_digest_open_hands_the_file_to_the_browser(tmp_path, feeds):
     html_path = Path(r.out.strip())
     assert record.read_text() == html_path.resolve().as_uri()
     assert os.path.exists(html_path)
+
+
+def test_smtp_config_options(tmp_path):
+    from guanxi.config import ConfigError, load_config
+
+    cfg = tmp_path / "guanxi.toml"
+    cfg.write_text('[smtp]\nsecurity = "tls"\nca_file = "certs/ca.pem"\nretries = 0\nretry_delay_s = 0.5\n')
+    smtp = load_config(str(cfg)).smtp
+    assert (smtp.port, smtp.ca_file, smtp.retries, smtp.retry_delay_s) == (465, tmp_path / "certs/ca.pem", 0, 0.5)
+    cfg.write_text("[smtp]\nretries = -1\n")
+    with pytest.raises(ConfigError, match=r"smtp\.retries must not be negative"):
+        load_config(str(cfg))
