@@ -18,6 +18,7 @@ demo: $(STAMP)
 	$(BIN)/guanxi demo
 
 test: $(STAMP)
+	sh scripts/ensure-chromium
 	$(BIN)/python -m pytest
 
 bench: $(STAMP)

@@ -259,3 +259,24 @@ def run_fetches(requests: Sequence[FetchRequest], limits: FetchLimits = FetchLim
             return await f.fetch_many(requests)
 
     return asyncio.run(go())
+
+
+# Image hosts that refuse hotlinking unless the request carries their own platform's Referer.
+PLATFORM_REFERERS: dict[str, str] = {
+    "sinaimg.cn": "https://weibo.com/",
+    "mmbiz.qpic.cn": "https://mp.weixin.qq.com/",
+    "hdslb.com": "https://www.bilibili.com/",
+    "xhscdn.com": "https://www.xiaohongshu.com/",
+}
+
+
+def referer_for(url: str, table: dict[str, str] = PLATFORM_REFERERS) -> str | None:
+    """The Referer a platform's image host insists on (matched by host suffix), else None."""
+    try:
+        host = (urlsplit(url).hostname or "").lower()
+    except ValueError:
+        return None
+    for suffix, referer in table.items():
+        if host == suffix or host.endswith("." + suffix):
+            return referer
+    return None

@@ -73,8 +73,19 @@ def cmd_digest(args: argparse.Namespace) -> int:
     print(res.html_path)
     if args.send:
         _say("mail: already sent for this day (use --force to send again)" if res.already_sent
-             else "mail: quiet day, nothing sent" if res.skipped_quiet else "mail: sent")
+             else "mail: quiet day, nothing sent (quiet_day = \"skip\")" if res.skipped_quiet
+             else f"mail: sent ({res.images} inline image{'s' if res.images != 1 else ''})")
+    if args.open:
+        _open_in_browser(res.html_path)
     return EXIT_OK
+
+
+def _open_in_browser(path) -> None:
+    """Show a written digest in the user's browser (honours $BROWSER, like `webbrowser`)."""
+    import webbrowser
+
+    if not webbrowser.open(path.resolve().as_uri()):
+        raise CliError(f"open: no browser could be started (set BROWSER); the digest is at {path}")
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -125,7 +136,7 @@ def cmd_people_list(args: argparse.Namespace) -> int:
     from guanxi.roster import list_people
 
     config = _config(args)
-    with store.write_window(config.store_path) as con:
+    with store.write_window(config.store_path, wait_s=config.store_wait_s) as con:
         sync_roster(con, config.people, rsshub_base_url=config.rsshub_base_url,
                     base_dir=str(config.path.parent) if config.path else None, say=_say,
                     options=config.source_options)
@@ -157,7 +168,7 @@ def cmd_people_import_opml(args: argparse.Namespace) -> int:
     except OSError as exc:
         raise CliError(f"opml: cannot read {path}: {exc.strerror}") from None
     people = parse_opml(data, filename=str(path))
-    with store.write_window(config.store_path) as con:
+    with store.write_window(config.store_path, wait_s=config.store_wait_s) as con:
         added_people, added_sources = import_opml(con, people, rsshub_base_url=config.rsshub_base_url,
                                                    options=config.source_options)
     print(f"opml: {len(people)} people in file; {added_people} people and {added_sources} sources added")
@@ -172,7 +183,7 @@ def cmd_people_export_opml(args: argparse.Namespace) -> int:
     from guanxi.roster import export_opml
 
     config = _config(args)
-    with store.write_window(config.store_path) as con:  # the config's people count too
+    with store.write_window(config.store_path, wait_s=config.store_wait_s) as con:  # the config's people count too
         sync_roster(con, config.people, rsshub_base_url=config.rsshub_base_url,
                     base_dir=str(config.path.parent) if config.path else None, say=_say,
                     options=config.source_options)
@@ -197,7 +208,7 @@ def cmd_people_add(args: argparse.Namespace) -> int:
     name = args.name.strip()
     if not name:
         raise CliError("people: a person needs a name")
-    with store.write_window(config.store_path) as con:
+    with store.write_window(config.store_path, wait_s=config.store_wait_s) as con:
         created, added = add_person(con, name, args.feeds, group=args.group, aliases=args.alias,
                                     email=args.email, options=config.source_options,
                                     base_dir=str(config.path.parent) if config.path else None)
@@ -309,7 +320,7 @@ def cmd_starters(args: argparse.Namespace) -> int:
     digest = digest_for_config(config, day=day, now=now)
     if digest.calendar_error:
         _say(digest.calendar_error)
-    with store.write_window(config.store_path) as con:
+    with store.write_window(config.store_path, wait_s=config.store_wait_s) as con:
         store.record_shown(con, shown(digest), now)  # so `guanxi done ID` finds it later
     items = [{"id": s.id, "person": s.person, "signal": s.signal, "text": s.text,
               "reasons": list(s.reasons), "post_url": s.post_url} for s in digest.starters]
@@ -328,7 +339,7 @@ def _feedback(args: argparse.Namespace, action: str) -> int:
 
     config = _config(args)
     now = store.now_utc()
-    with store.write_window(config.store_path) as con:
+    with store.write_window(config.store_path, wait_s=config.store_wait_s) as con:
         s = store.find_shown(con, args.id)
         if s is None:
             raise CliError(f"{action}: no starter with id {args.id!r} (see `guanxi starters`)")
@@ -371,7 +382,7 @@ def cmd_log(args: argparse.Namespace) -> int:
     if not args.note.strip():
         raise CliError("log: the note is empty")
     config = _config(args)
-    with store.write_window(config.store_path) as con:
+    with store.write_window(config.store_path, wait_s=config.store_wait_s) as con:
         pid, name = _person(con, args.person, "log")
         store.add_contact(con, pid, args.kind, args.note.strip(), store.now_utc())
     print(f"log: {args.kind} with {name} recorded; cadence restarts")
@@ -385,7 +396,7 @@ def cmd_favour(args: argparse.Namespace) -> int:
     if not what.strip():
         raise CliError("favour: say what the favour was")
     config = _config(args)
-    with store.write_window(config.store_path) as con:
+    with store.write_window(config.store_path, wait_s=config.store_wait_s) as con:
         pid, name = _person(con, args.person, "favour")
         store.add_favour(con, pid, direction, what.strip(), store.now_utc())
     print(f"favour: {'you gave' if direction == 'gave' else 'you received'} — {name}: {what.strip()}")
@@ -435,6 +446,7 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--send", action=argparse.BooleanOptionalAction, default=False,
                     help="send by SMTP (default: --no-send)")
     sp.add_argument("--force", action="store_true", help="send even if already sent for that day")
+    sp.add_argument("--open", action="store_true", help="open the written HTML in a web browser")
 
     sp = add("run", cmd_run, "the daily flow: ingest, then digest and send")
     sp.add_argument("--send", action=argparse.BooleanOptionalAction, default=True)

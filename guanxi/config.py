@@ -54,6 +54,9 @@ class SmtpConfig:
     username: str | None = None
     sender: str | None = None
     timeout_s: float = 30.0
+    ca_file: Path | None = None  # extra CA bundle to trust (a private relay, a test server)
+    retries: int = 3             # extra attempts after a transient failure (4xx, refused)
+    retry_delay_s: float = 5.0   # first backoff; doubles each attempt
 
     @property
     def password(self) -> str | None:
@@ -210,7 +213,7 @@ def parse_config(data: dict[str, Any], path: Path) -> Config:
     orchestration = _parse_orchestration(_Section(data.get("orchestration", {}), "orchestration", path))
 
     digest = _parse_digest(_Section(data.get("digest", {}), "digest", path), base)
-    smtp = _parse_smtp(_Section(data.get("smtp", {}), "smtp", path))
+    smtp = _parse_smtp(_Section(data.get("smtp", {}), "smtp", path), base)
     ingest = _parse_ingest(_Section(data.get("ingest", {}), "ingest", path))
 
     rsshub = _Section(data.get("rsshub", {}), "rsshub", path)
@@ -306,10 +309,11 @@ def _parse_digest(s: _Section, base: Path) -> DigestConfig:
     )
 
 
-def _parse_smtp(s: _Section) -> SmtpConfig:
+def _parse_smtp(s: _Section, base: Path) -> SmtpConfig:
     if "password" in s.data:
         raise s._fail("password", f"must not be in the file; set {SMTP_PASSWORD_ENV} instead")
-    s.unknown({"host", "port", "security", "username", "sender", "timeout_s"})
+    s.unknown({"host", "port", "security", "username", "sender", "timeout_s", "ca_file", "retries",
+               "retry_delay_s"})
     port = s.positive_int("port", None)
     security = s.choice("security", ("none", "starttls", "tls"), "none")
     return SmtpConfig(
@@ -319,7 +323,17 @@ def _parse_smtp(s: _Section) -> SmtpConfig:
         username=s.get("username", str),
         sender=s.get("sender", str),
         timeout_s=float(s.get("timeout_s", (int, float), 30.0)),
+        ca_file=_resolve(base, s.get("ca_file", str)) if s.get("ca_file", str) else None,
+        retries=_non_negative(s, "retries", 3),
+        retry_delay_s=float(_non_negative(s, "retry_delay_s", 5.0, (int, float))),
     )
+
+
+def _non_negative(s: _Section, key: str, default, kind=int):
+    value = s.get(key, kind, default)
+    if value < 0:
+        raise s._fail(key, "must not be negative")
+    return value
 
 
 def _parse_ingest(s: _Section) -> IngestConfig:

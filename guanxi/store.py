@@ -128,6 +128,10 @@ MIGRATIONS: list[str] = [
         search_text  VARCHAR    -- jieba-segmented Chinese and lower-cased English, space-separated
     );
     """,
+    """
+    -- mail: why the last send of a day's digest failed (status 'failed'), for `guanxi sql`
+    ALTER TABLE digests ADD COLUMN last_error VARCHAR;
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

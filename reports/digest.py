@@ -288,7 +288,9 @@ def to_starter(r: rank.Ranked, people: dict[int, rank.PersonState], *, day: date
         post_id=lead.post_id if lead else None, post_url=lead.url if lead else None,
         post_title=lead.title if lead else "",
         post_excerpt=snippet(normalise_space(lead.text), 220) if lead else "",
-        published_at=lead.published_at if lead else None, image=lead.image if lead else None,
+        published_at=lead.published_at if lead else None,
+        # A thumbnail belongs to a starter about that post, not to an introduction or favour.
+        image=lead.image if lead and c.kind == "post" else None,
         score=r.score, reasons=r.reasons, evidence=dict(lead.evidence) if lead else {},
         kind=c.kind, section=r.section, subject=c.subject,
         post_ids=tuple(p.post_id for p in c.posts) if c.kind == "post" else (),
@@ -310,7 +312,7 @@ def digest_for_config(config, *, day: date, now: datetime) -> Digest:
             occurrences = occurrences_on(read_calendar(config.calendar_ics), day, ZoneInfo(dc.timezone))
         except CalendarError as exc:
             calendar_error = str(exc)
-    with store.reader(config.store_path) as con:
+    with store.reader(config.store_path, wait_s=config.store_wait_s) as con:
         return build_digest(con, day=day, tz_name=dc.timezone, now=now, max_items=dc.max_items,
                             max_per_person=dc.max_per_person, language=dc.language,
                             occurrences=occurrences, calendar_error=calendar_error,

@@ -1,4 +1,9 @@
-"""Render a day's digest to disk, then send it once (the sent ledger lives in the store)."""
+"""Render a day's digest to disk, then send it once (the sent ledger lives in the store).
+
+Order matters for "never lost": the files are written first, the ledger row says 'rendered'
+(or 'failed' with the reason) until a send succeeds, and only a row with `sent_at` makes a
+later send for the same day and recipient a no-op (unless forced).
+"""
 
 from __future__ import annotations
 
@@ -9,7 +14,7 @@ from pathlib import Path
 from guanxi import store
 from guanxi.config import Config
 from reports.digest import Digest, digest_for_config, shown
-from reports.render import render_html, render_text, subject, write_digest
+from reports.render import is_quiet, render_html, render_text, subject, write_digest
 
 
 @dataclass(slots=True)
@@ -20,6 +25,8 @@ class Published:
     sent: bool = False
     already_sent: bool = False
     skipped_quiet: bool = False
+    images: int = 0           # thumbnails embedded in the email
+    attempts: int = 0         # SMTP attempts the send took
 
 
 def today_in(config: Config, now: datetime) -> date:
@@ -29,21 +36,24 @@ def today_in(config: Config, now: datetime) -> date:
 def publish_digest(config: Config, *, day: date | None = None, out_dir: Path | None = None,
                    send: bool = False, force: bool = False, now: datetime | None = None) -> Published:
     """Build, write (always, before any send) and optionally send the digest for `day`."""
+    from reports.mail import SendError, parse_address
+
     now = now or store.now_utc()
     day = day or today_in(config, now)
     dc = config.digest
     digest = digest_for_config(config, day=day, now=now)
-    html_path, text_path = write_digest(digest, out_dir or dc.out_dir)
+    html_path, text_path = write_digest(digest, out_dir or dc.out_dir, language=dc.language)
     result = Published(digest, html_path, text_path)
-    recipient = dc.recipient or ""
-    with store.write_window(config.store_path) as con:
+    # The ledger is keyed by the bare address, so adding a display name later changes nothing.
+    recipient = parse_address(dc.recipient).addr_spec.lower() if dc.recipient else ""
+    with store.write_window(config.store_path, wait_s=config.store_wait_s) as con:
         store.record_shown(con, shown(digest), now)
-        con.execute("DELETE FROM digests WHERE day = ? AND coalesce(recipient, '') = ? AND sent_at IS NULL",
-                    [day, recipient])
         sent_before = con.execute(
             "SELECT count(*) FROM digests WHERE day = ? AND coalesce(recipient, '') = ? AND sent_at IS NOT NULL",
             [day, recipient]).fetchone()[0]
         if not sent_before:
+            con.execute("DELETE FROM digests WHERE day = ? AND coalesce(recipient, '') = ? AND sent_at IS NULL",
+                        [day, recipient])
             con.execute("INSERT INTO digests (day, recipient, html_path, text_path, rendered_at, status) "
                         "VALUES (?, ?, ?, ?, ?, 'rendered')", [day, recipient, str(html_path), str(text_path), now])
     if not send:
@@ -51,24 +61,43 @@ def publish_digest(config: Config, *, day: date | None = None, out_dir: Path | N
     if sent_before and not force:
         result.already_sent = True
         return result
-    if not digest.starters and dc.quiet_day == "skip":
+    if is_quiet(digest) and dc.quiet_day == "skip":
         result.skipped_quiet = True
         return result
     if not dc.recipient:
-        from reports.mail import SendError
         raise SendError("mail: [digest] recipient is not set in the config")
-    from reports.mail import build_message, message_id, send_message
-
-    sender = config.smtp.sender or dc.recipient
-    msg = build_message(subject=subject(digest), html=render_html(digest), text=render_text(digest),
-                        sender=sender, recipient=dc.recipient, day=day)
-    send_message(msg, config.smtp)
-    with store.write_window(config.store_path) as con:
+    try:
+        msg_id, result.images, result.attempts = _send(config, digest)
+    except SendError as exc:
+        with store.write_window(config.store_path, wait_s=config.store_wait_s) as con:
+            con.execute("UPDATE digests SET status = 'failed', last_error = ? "
+                        "WHERE day = ? AND coalesce(recipient, '') = ? AND sent_at IS NULL",
+                        [str(exc), day, recipient])
+        raise SendError(f"{exc} (digest saved at {html_path}; the next run sends it)") from None
+    with store.write_window(config.store_path, wait_s=config.store_wait_s) as con:
         con.execute("DELETE FROM digests WHERE day = ? AND coalesce(recipient, '') = ? AND sent_at IS NULL",
                     [day, recipient])
         con.execute("INSERT INTO digests (day, recipient, html_path, text_path, message_id, rendered_at, sent_at, status) "
                     "VALUES (?, ?, ?, ?, ?, ?, ?, 'sent')",
-                    [day, recipient, str(html_path), str(text_path), message_id(day, dc.recipient, sender), now,
-                     store.now_utc()])
+                    [day, recipient, str(html_path), str(text_path), msg_id, now, store.now_utc()])
     result.sent = True
     return result
+
+
+def _send(config: Config, digest: Digest) -> tuple[str, int, int]:
+    """Fetch thumbnails, build the email and deliver it; (Message-ID, images, attempts)."""
+    from reports.images import fetch_inline_images
+    from reports.mail import build_message, send_message
+
+    dc = config.digest
+    urls = [item.image for sec in digest.sections for item in sec.items]
+    images = fetch_inline_images(urls, user_agent=config.ingest.user_agent)
+    # Only images the HTML actually cites travel with it.
+    html = render_html(digest, language=dc.language, images=images)
+    used = [img for img in images.values() if f"cid:{img.cid}" in html]
+    msg = build_message(subject=subject(digest, dc.language), html=html,
+                        text=render_text(digest, language=dc.language),
+                        sender=config.smtp.sender or dc.recipient, recipient=dc.recipient,
+                        day=digest.day, images=used)
+    attempts = send_message(msg, config.smtp)
+    return msg["Message-ID"], len(used), attempts
