@@ -24,13 +24,23 @@ from transforms.tagging import load_taxonomy, tag_post, taxonomy_fingerprint
 
 FIXTURES = Path(__file__).parent / "fixtures" / "labelled_posts.jsonl"
 POSTS = [json.loads(line) for line in FIXTURES.read_text(encoding="utf-8").splitlines() if line.strip()]
+# A second set written (and labelled before tuning) for the second round: everyday posts where
+# workplace words sit in food or sports posts, travel named by places and verbs, family by kinship.
+FIXTURES_2 = Path(__file__).parent / "fixtures" / "labelled_posts_2.jsonl"
+POSTS_2 = [json.loads(line) for line in FIXTURES_2.read_text(encoding="utf-8").splitlines() if line.strip()]
 
 # Floors sit a little under what the tagger achieves on the labelled set, so regressions fail.
 FLOORS = {
-    ("en", "topics"): 0.87,
-    ("en", "signals"): 0.95,
-    ("zh", "topics"): 0.87,
-    ("zh", "signals"): 0.93,
+    ("en", "topics"): 0.88,
+    ("en", "signals"): 0.97,
+    ("zh", "topics"): 0.88,
+    ("zh", "signals"): 0.95,
+}
+FLOORS_2 = {
+    ("en", "topics"): 0.88,
+    ("en", "signals"): 0.97,
+    ("zh", "topics"): 0.93,
+    ("zh", "signals"): 0.82,
 }
 
 
@@ -197,7 +207,7 @@ def test_sensitive_posts_get_check_in_and_never_congratulate(text: str) -> None:
 
 
 def test_labelled_check_in_posts_never_get_congratulate() -> None:
-    clashes = [p["id"] for p in POSTS if "check_in" in p["signals"] and "congratulate" in tag_post(p["title"], p["text"]).signals]
+    clashes = [p["id"] for p in POSTS + POSTS_2 if "check_in" in p["signals"] and "congratulate" in tag_post(p["title"], p["text"]).signals]
     assert clashes == []
 
 
@@ -285,6 +295,30 @@ def test_word_boundaries_from_segmentation(text: str, label: str) -> None:
     assert label not in tags.topics + tags.signals
 
 
+@pytest.mark.parametrize(
+    ("text", "wanted", "unwanted"),
+    [
+        ("公司楼下新开了一家生煎，皮薄底脆，汤汁多到烫嘴", {"food"}, {"work"}),
+        ("周四晚上和同事去梅赛德斯奔驰文化中心看 CBA，上海对北京，最后三秒绝杀", {"sports"}, {"work"}),
+        ("周末和老婆去莫干山走了剑池到芦花荡那条线，全程 14 公里", {"family", "travel"}, set()),
+        ("Married my favourite person on Saturday 💍", {"family", "congratulate"}, {"pets"}),
+        ("Team lunch at the new ramen place near the office.", {"food"}, {"work"}),
+        ("Spent the whole day in sprint planning and a deadline review with my manager.", {"work"}, set()),
+    ],
+)
+def test_workplace_words_do_not_swamp_other_topics(text: str, wanted: set[str], unwanted: set[str]) -> None:
+    tags = tag_post("", text)
+    found = set(tags.topics + tags.signals)
+    assert wanted <= found and not unwanted & found, (tags.topics, tags.signals, tags.evidence)
+
+
+def test_ambiguous_boundaries_still_go_through_jieba() -> None:
+    # 被裁判: 裁判 straddles 被裁's end, so the clause is segmented and 被裁 does not match.
+    tags = tag_post("", "比赛最后他被裁判罚下场了，我们公司同事都在看。")
+    assert "check_in" not in tags.signals
+    assert "sports" in tags.topics
+
+
 def test_compound_words_still_match_their_keyword() -> None:
     assert "sports" in topics("公司篮球赛我们部门拿了冠军")
 
@@ -321,9 +355,10 @@ def _f1(tp: int, fp: int, fn: int) -> float:
     return 2 * tp / (2 * tp + fp + fn)
 
 
-def test_labelled_set_meets_per_language_floors() -> None:
+@pytest.mark.parametrize(("posts", "floors"), [(POSTS, FLOORS), (POSTS_2, FLOORS_2)], ids=["set1", "set2"])
+def test_labelled_set_meets_per_language_floors(posts: list[dict], floors: dict[tuple[str, str], float]) -> None:
     counts: Counter[tuple[str, str, str]] = Counter()
-    for post in POSTS:
+    for post in posts:
         tags = tag_post(post["title"], post["text"])
         for kind in ("topics", "signals"):
             gold, got = set(post[kind]), set(getattr(tags, kind))
@@ -331,9 +366,9 @@ def test_labelled_set_meets_per_language_floors() -> None:
             counts[(post["lang"], kind, "fp")] += len(got - gold)
             counts[(post["lang"], kind, "fn")] += len(gold - got)
     scores = {
-        (lang, kind): _f1(*(counts[(lang, kind, part)] for part in ("tp", "fp", "fn"))) for lang, kind in FLOORS
+        (lang, kind): _f1(*(counts[(lang, kind, part)] for part in ("tp", "fp", "fn"))) for lang, kind in floors
     }
-    below = {key: round(score, 3) for key, score in scores.items() if score < FLOORS[key]}
+    below = {key: round(score, 3) for key, score in scores.items() if score < floors[key]}
     assert below == {}, f"below floor: {below} (all: {scores})"
 
 

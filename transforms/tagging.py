@@ -40,7 +40,7 @@ DEFAULT_TAXONOMY = Path(__file__).with_name("taxonomy.toml")
 
 # Part of the fingerprint: bump when matching behaviour changes, so stored tags get re-applied
 # after a code change just as after a taxonomy edit.
-MATCHER_VERSION = 1
+MATCHER_VERSION = 2
 
 _KINDS = ("topics", "signals")
 _BLOCKERS = frozenset({"negated", "hedged", "question", "third_party"})
@@ -60,6 +60,13 @@ _ZH_OWNER_BACK = 12
 _ZH_OWNER_AHEAD = 6
 # A Chinese keyword may span at most this many jieba words.
 _ZH_MAX_TOKENS = 4
+# Dictionary words longer than this are not looked for across a keyword's boundary.
+_ZH_WORD_REACH = 4
+# Negation and hedge windows in characters, for clauses matched without jieba (about 4 and 6 words).
+_ZH_NEGATION_WINDOW = 6
+_ZH_HEDGE_WINDOW = 10
+# Longest Chinese context cue looked for (并没有 is three characters).
+_ZH_CUE_LEN = 3
 
 _CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff]")
 _LATIN = re.compile(r"[a-z]")
@@ -251,11 +258,27 @@ class _Compiled:
                 (unicodedata.normalize("NFKC", symbol), _Key(i, symbol, label.weights.get(symbol, 1.0), False))
                 for symbol in label.emoji
             )
+        self.en_firsts = frozenset(self.en_keys) | frozenset(self.en_exclude)
         for entries in self.en_keys.values():
             entries.sort(key=lambda entry: -len(entry[0]))
         zh_all = [*self.zh_keys, *self.zh_exclude]
         self.zh_max_len = max(map(len, zh_all), default=0)
-        self.zh_prefilter = re.compile(_trie_pattern(zh_all)) if zh_all else None
+        # One C-level scan per post finds the longest keyword or exclusion at each leftmost
+        # position; words inside a match (火锅 in 火锅店, 烤鸭 in 吃烤鸭) come from this table.
+        # A keyword that overlaps a match without being inside it is also a jieba word, so it makes
+        # the match's boundary ambiguous and jieba then finds it.
+        self.zh_scan = re.compile(_trie_pattern(zh_all)) if zh_all else None
+        self.zh_inside: dict[str, tuple[tuple[int, str], ...]] = {
+            word: tuple(
+                (a, word[a:b])
+                for a in range(len(word))
+                for b in range(a + 1, len(word) + 1)
+                if word[a:b] in self.zh_keys or word[a:b] in self.zh_exclude
+            )
+            for word in zh_all
+        }
+        self.words: Mapping[str, int] = {}  # jieba's dictionary once loaded, for boundary checks
+        self.joins: frozenset[str] = frozenset()  # character pairs found inside its words
         # Only multi-character words go into jieba: boosting single characters such as 猫 would
         # split real words like 熊猫 apart.
         self.zh_dictionary = tuple(word for word in zh_all if len(word) > 1)
@@ -536,6 +559,22 @@ _JIEBA: Any = None
 _JIEBA_WORDS: set[str] = set()
 
 
+_BIGRAMS: dict[int, frozenset[str]] = {}
+
+
+def _word_bigrams(tokenizer: Any) -> frozenset[str]:
+    """Every pair of adjacent characters inside a dictionary word of up to _ZH_WORD_REACH
+    characters: a boundary whose two neighbouring characters are not such a pair is never
+    straddled by a word, which settles most boundaries with one set lookup."""
+    key = id(tokenizer.FREQ)
+    if key not in _BIGRAMS:
+        _BIGRAMS.clear()
+        _BIGRAMS[key] = frozenset(
+            word[i : i + 2] for word, freq in tokenizer.FREQ.items() if freq and 1 < len(word) <= _ZH_WORD_REACH for i in range(len(word) - 1)
+        )
+    return _BIGRAMS[key]
+
+
 def _segmenter(compiled: _Compiled) -> Callable[[str], list[str]]:
     """Return a jieba segmenter that knows this taxonomy's words, initialising jieba once."""
     global _JIEBA
@@ -549,6 +588,9 @@ def _segmenter(compiled: _Compiled) -> Callable[[str], list[str]]:
                 _JIEBA.add_word(word)
                 _JIEBA_WORDS.add(word)
         tokenizer = _JIEBA
+
+    compiled.words = tokenizer.FREQ
+    compiled.joins = _word_bigrams(tokenizer)
 
     def segment(clause: str) -> list[str]:
         # HMM guesses unknown words; keywords are all in the dictionary, so it only costs time.
@@ -678,7 +720,9 @@ def _match_en(sentence: str, question: Callable[[list[str]], bool], compiled: _C
     hits: list[_Hit] = []
     excluded: list[tuple[int, int, int]] = []
     keys, exclude, n = compiled.en_keys, compiled.en_exclude, len(stems)
-    for i, stem in enumerate(stems):
+    firsts = compiled.en_firsts
+    for i in [i for i, stem in enumerate(stems) if stem in firsts]:
+        stem = stems[i]
         for phrase, label in exclude.get(stem, ()):
             if tuple(stems[i : i + len(phrase)]) == phrase:
                 excluded.append((label, i, i + len(phrase)))
@@ -734,32 +778,122 @@ def _affix_keys(token: str, keys: Mapping[str, list[_Key]]) -> tuple[tuple[str, 
     return tuple((part, key) for part in sorted(parts) for key in keys.get(part, ()))
 
 
-def _match_zh(sentence: str, question: Callable[[list[str]], bool], compiled: _Compiled, tally: _Tally) -> None:
-    """Find Chinese keywords in one sentence, segmenting only clauses that may contain one."""
-    prefilter = compiled.zh_prefilter
-    if prefilter is None:
-        return
-    segment = compiled.segment or _segmenter(compiled)
+def _ambiguous(text: str, start: int, end: int, words: Mapping[str, int]) -> bool:
+    """Whether a dictionary word straddles a boundary of text[start:end], so that jieba might cut it
+    differently (被裁|判 -> 被/裁判, 熊|猫 -> 熊猫). A longer word that merely extends a keyword of two
+    or more characters (篮球赛, 毕业典礼) is fine: such affixes match under jieba too.
+
+    jieba's dictionary also holds every prefix of its words (with frequency 0), so a candidate
+    stops growing as soon as it is no word's prefix."""
+    size, n = end - start, len(text)
+    for a in range(max(start - _ZH_WORD_REACH + 1, 0), end):
+        # Words from a that would straddle: across `start` if a < start, else across `end`.
+        edge = start if a < start else end
+        top = min(a + _ZH_WORD_REACH, n)
+        b = a + 1
+        while b <= top:
+            freq = words.get(text[a:b])
+            if freq is None:
+                break
+            if b > edge and freq and not (size > 1 and (b == end if a < start else a == start)):
+                return True
+            b += 1
+    return False
+
+
+def _inside_word(text: str, start: int, end: int, words: Mapping[str, int]) -> bool:
+    """Whether text[start:end] sits inside a longer dictionary word (不 in 不错, 是 in 于是), where
+    jieba would not have cut it out as a word of its own."""
+    for a in range(max(end - _ZH_WORD_REACH, 0), start + 1):
+        for b in range(max(end, a + end - start + 1), min(a + _ZH_WORD_REACH, len(text)) + 1):
+            if words.get(text[a:b]):
+                return True
+    return False
+
+
+def _zh_scan_back(text: str, start: int, window: int, cues: frozenset[str], stops: frozenset[str], words: Mapping[str, int]) -> bool:
+    """Character-level _scan_back: the nearest standalone cue or scope breaker within `window`
+    characters before `start` decides (the longest one ending at each position: 不是, not 是)."""
+    longest = _ZH_CUE_LEN
+    for end in range(start, max(start - window, 0), -1):
+        for size in range(min(longest, end), 0, -1):
+            word = text[end - size : end]
+            stop = word in stops
+            if (stop or word in cues) and not _inside_word(text, end - size, end, words):
+                return not stop
+    return False
+
+
+def _zh_char_hits(
+    clause: str, found: list[tuple[int, str]], compiled: _Compiled
+) -> tuple[list[_Hit], list[tuple[int, int, int]]] | None:
+    """Keyword and exclusion occurrences by characters, or None when a boundary is ambiguous and
+    jieba must decide the clause."""
+    hits: list[_Hit] = []
+    excluded: list[tuple[int, int, int]] = []
+    keys, exclude, inside, words, joins = compiled.zh_keys, compiled.zh_exclude, compiled.zh_inside, compiled.words, compiled.joins
+    for at, longest in found:
+        for offset, word in inside[longest]:
+            start = at + offset
+            end = start + len(word)
+            matched = keys.get(word, ())
+            if (
+                matched
+                and (clause[start - 1 : start + 1] in joins or clause[end - 1 : end + 1] in joins)
+                and _ambiguous(clause, start, end, words)
+            ):
+                return None
+            hits.extend(_Hit(key, start, end, word) for key in matched)
+            excluded.extend((label, start, end) for label in exclude.get(word, ()))
+    return hits, excluded
+
+
+def _match_zh(
+    sentence: str, found: list[tuple[int, str]], question: Callable[[list[str]], bool], compiled: _Compiled, tally: _Tally
+) -> None:
+    """Check the Chinese keyword occurrences `found` in one sentence ((offset, longest match) pairs),
+    asking jieba only about clauses where a word boundary is ambiguous."""
+    if compiled.segment is None:
+        _segmenter(compiled)
     cues = compiled.zh_cues
+    pending = iter(found)
+    at, word = next(pending)
     for clause in _ZH_CLAUSE.finditer(sentence):
-        text = clause.group()
-        if not prefilter.search(text):
+        c0, c1 = clause.span()
+        if c1 <= at:
             continue
-        tokens = segment(text)
-        hits, excluded = _zh_clause_hits(tokens, compiled)
-        offsets: list[int] | None = None
+        inside: list[tuple[int, str]] = []
+        while at < c1:
+            inside.append((at - c0, word))
+            at, word = next(pending, (len(sentence), ""))
+        if not inside:
+            continue
+        text = clause.group()
+        by_chars = _zh_char_hits(text, inside, compiled)
+        if by_chars is None:
+            tokens = compiled.segment(text)
+            hits, excluded = _zh_clause_hits(tokens, compiled)
+            offsets = [0, *accumulate(map(len, tokens))]
+        else:
+            tokens, offsets = [], []
+            hits, excluded = by_chars
         for hit in _keep(hits, excluded):
             blocks = compiled.blocks[hit.key.label]
             if (hit.key.ask or "question" in blocks) and question([]) != hit.key.ask:
                 continue
-            if "negated" in blocks and _negated(tokens, hit.start, cues):
+            if "negated" in blocks and (
+                _negated(tokens, hit.start, cues) if tokens
+                else _zh_scan_back(text, hit.start, _ZH_NEGATION_WINDOW, cues.negation, cues.scope_breakers, compiled.words)
+            ):
                 continue
-            if "hedged" in blocks and _hedged(tokens, hit.start, cues):
+            if "hedged" in blocks and (
+                _hedged(tokens, hit.start, cues) if tokens
+                else _zh_scan_back(text, hit.start, _ZH_HEDGE_WINDOW, cues.hedge, cues.scope_breakers, compiled.words)
+            ):
                 continue
             if "third_party" in blocks:
-                offsets = offsets or [0, *accumulate(map(len, tokens))]
-                start = clause.start() + offsets[hit.start]
-                if _zh_third_party(sentence, start, clause.start() + offsets[hit.end], cues.owner):
+                start, end = (offsets[hit.start], offsets[hit.end]) if tokens else (hit.start, hit.end)
+                if _zh_third_party(sentence, c0 + start, c0 + end, cues.owner):
                     continue
             tally.add(hit.key, hit.surface)
 
@@ -770,8 +904,17 @@ def tag_post(title: str, text: str, *, taxonomy: Taxonomy | None = None) -> Tags
     raw = f"{title}\n{text}" if title else text
     norm = _normalise(raw)
     tally = _Tally()
-    has_latin, has_cjk = bool(_LATIN.search(norm)), bool(_CJK.search(norm))
+    has_latin = bool(_LATIN.search(norm))
+    scan = compiled.zh_scan
+    zh_found = [(match.start(), match.group()) for match in scan.finditer(norm)] if scan else []
+    at = next_zh = 0
     for sentence in _SENTENCE_SPLIT.split(norm):
+        offset, at = at, at + len(sentence)
+        found: list[tuple[int, str]] = []
+        while next_zh < len(zh_found) and zh_found[next_zh][0] < at:
+            start, word = zh_found[next_zh]
+            found.append((start - offset, word))
+            next_zh += 1
         asked: list[bool] = []
 
         def question(stems: list[str], sentence: str = sentence, asked: list[bool] = asked) -> bool:
@@ -783,8 +926,8 @@ def tag_post(title: str, text: str, *, taxonomy: Taxonomy | None = None) -> Tags
 
         if has_latin and _LATIN.search(sentence):
             _match_en(sentence, question, compiled, tally)
-        if has_cjk and _CJK.search(sentence):
-            _match_zh(sentence, question, compiled, tally)
+        if found:
+            _match_zh(sentence, found, question, compiled, tally)
     for symbol, key in compiled.emoji:
         if symbol in norm:
             tally.add(key, symbol)
