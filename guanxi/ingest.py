@@ -156,21 +156,23 @@ def save_posts(con, records: list[PostRecord], now: datetime, *, taxonomy=None) 
         return 0, 0
     from transforms.tagging import load_taxonomy, tag_post, taxonomy_fingerprint
 
-    links = dict(((sid, key), pid) for sid, key, pid in con.execute(
-        """SELECT source_id, identity, post_id FROM post_links
-           WHERE (source_id, identity) IN (SELECT unnest(?), unnest(?))""",
-        [[r.source_id for r in records], [r.key for r in records]]).fetchall())
-    wanted = list({links.get((r.source_id, r.key), r.post_id) for r in records})
-    existing = {pid: (chash, sid) for pid, chash, sid in con.execute(
-        "SELECT post_id, content_hash, source_id FROM posts WHERE post_id IN (SELECT unnest(?))",
-        [wanted]).fetchall()}
     text_hashes = {r.post_id: content_hash("", r.entry.text) for r in records}
-    # Posts with the same words by the same people: candidates for "one post, two links".
-    same_text: dict[tuple[int, str], list[tuple[str, int, datetime]]] = {}
-    for pid, person, sid, th, when in con.execute(
-            """SELECT post_id, person_id, source_id, text_hash, published_at FROM posts
-               WHERE text_hash IN (SELECT unnest(?))""", [list(text_hashes.values())]).fetchall():
-        same_text.setdefault((person, th), []).append((pid, sid, when))
+    with store.rows_view(con, "_incoming", ["source_id", "identity", "post_id", "text_hash"],
+                         [[r.source_id, r.key, r.post_id, text_hashes[r.post_id]] for r in records]):
+        links = {(sid, key): pid for sid, key, pid in con.execute(
+            """SELECT l.source_id, l.identity, l.post_id FROM post_links l
+               JOIN _incoming i ON i.source_id = l.source_id AND i.identity = l.identity""").fetchall()}
+        existing = {pid: (chash, sid) for pid, chash, sid in con.execute(
+            """SELECT p.post_id, p.content_hash, p.source_id FROM posts p
+               WHERE p.post_id IN (SELECT post_id FROM _incoming)
+                  OR p.post_id IN (SELECT l.post_id FROM post_links l JOIN _incoming i
+                                   ON i.source_id = l.source_id AND i.identity = l.identity)""").fetchall()}
+        # Posts with the same words by the same people: candidates for "one post, two links".
+        same_text: dict[tuple[int, str], list[tuple[str, int, datetime]]] = {}
+        for pid, person, sid, th, when in con.execute(
+                """SELECT post_id, person_id, source_id, text_hash, published_at FROM posts
+                   WHERE text_hash IN (SELECT text_hash FROM _incoming)""").fetchall():
+            same_text.setdefault((person, th), []).append((pid, sid, when))
 
     new: dict[str, PostRecord] = {}
     changed: dict[str, PostRecord] = {}
@@ -200,9 +202,10 @@ def save_posts(con, records: list[PostRecord], now: datetime, *, taxonomy=None) 
             [e.url, e.title, e.text, r.lang, r.content_hash, text_hashes[r.post_id], e.image,
              e.is_repost, now, fingerprint, pid])
     touched = {**{pid: r for pid, r in new.items()}, **changed}
-    if touched:
-        con.execute("DELETE FROM post_topics WHERE post_id IN (SELECT unnest(?))", [list(touched)])
-        con.execute("DELETE FROM post_signals WHERE post_id IN (SELECT unnest(?))", [list(touched)])
+    if changed:
+        with store.rows_view(con, "_changed", ["post_id"], [[pid] for pid in changed]):
+            con.execute("DELETE FROM post_topics WHERE post_id IN (SELECT post_id FROM _changed)")
+            con.execute("DELETE FROM post_signals WHERE post_id IN (SELECT post_id FROM _changed)")
     post_rows, topic_rows, signal_rows = [], [], []
     for pid, r in touched.items():
         e = r.entry

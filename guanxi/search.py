@@ -51,10 +51,10 @@ def refresh_search(con: duckdb.DuckDBPyConnection) -> int:
            FROM posts p LEFT JOIN post_search s USING (post_id)
            WHERE s.post_id IS NULL OR s.content_hash IS DISTINCT FROM p.content_hash""").fetchall()
     if stale:
-        ids = [r[0] for r in stale]
-        con.execute("DELETE FROM post_search WHERE post_id IN (SELECT unnest(?))", [ids])
-        from guanxi.store import bulk_insert
+        from guanxi.store import bulk_insert, rows_view
 
+        with rows_view(con, "_stale", ["post_id"], [[r[0]] for r in stale]):
+            con.execute("DELETE FROM post_search WHERE post_id IN (SELECT post_id FROM _stale)")
         bulk_insert(con, "post_search", ["post_id", "content_hash", "search_text"],
                     [[pid, chash, segment_for_search(f"{title}\n{text}", lang)]
                      for pid, chash, title, text, lang in stale])

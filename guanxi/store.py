@@ -259,17 +259,36 @@ def now_utc() -> datetime:
     return datetime.now(timezone.utc)
 
 
+def arrow_table(columns: Sequence[str], rows: Sequence[Sequence[Any]]):
+    """Rows as an Arrow table, the one way bulk data crosses into DuckDB.
+
+    Binding Python values as statement parameters costs DuckDB a failed `import pandas` per
+    value (measured: 90 % of a cold ingest); an Arrow table is scanned in C instead.
+    """
+    import pyarrow as pa
+
+    return pa.table({c: pa.array([row[i] for row in rows]) for i, c in enumerate(columns)})
+
+
+@contextlib.contextmanager
+def rows_view(con: duckdb.DuckDBPyConnection, name: str, columns: Sequence[str],
+              rows: Sequence[Sequence[Any]]) -> Iterator[str]:
+    """Expose rows as a temporary view `name` for the block (for joins, IN lists, inserts)."""
+    con.register(name, arrow_table(columns, rows))
+    try:
+        yield name
+    finally:
+        con.unregister(name)
+
+
 def bulk_insert(con: duckdb.DuckDBPyConnection, table: str, columns: Sequence[str],
-                rows: Sequence[Sequence[Any]], chunk: int = 500) -> None:
-    """Insert many rows with multi-row VALUES statements (DuckDB's executemany is per-row)."""
+                rows: Sequence[Sequence[Any]]) -> None:
+    """Insert many rows in one statement from an Arrow table (never row by row)."""
     if not rows:
         return
     cols = ", ".join(columns)
-    one = "(" + ", ".join("?" * len(columns)) + ")"
-    for start in range(0, len(rows), chunk):
-        part = rows[start:start + chunk]
-        sql = f"INSERT INTO {table} ({cols}) VALUES " + ", ".join([one] * len(part))
-        con.execute(sql, [v for row in part for v in row])
+    with rows_view(con, "_bulk_rows", columns, rows) as view:
+        con.execute(f"INSERT INTO {table} ({cols}) SELECT {cols} FROM {view}")
 
 
 # --- people and sources --------------------------------------------------------------------
