@@ -96,6 +96,15 @@ def snapshot_task(config_path: str | None) -> None:
     snapshot_after_ingest(_config(config_path), say=get_run_logger().warning)
 
 
+@task(name="search-index", cache_policy=NO_CACHE)
+def index_task(config_path: str | None) -> int:
+    """Bring the full-text index up to date, after storing: the CLI ingest path stays fast."""
+    from guanxi.search import ensure_index
+
+    config = _config(config_path)
+    return ensure_index(config.store_path, wait_s=config.store_wait_s, say=get_run_logger().warning)
+
+
 @task(name="publish-digest", retries=2, retry_delay_seconds=[30, 120], retry_condition_fn=_transient,
       cache_policy=NO_CACHE)
 def publish_task(config_path: str | None, day: date | None, send: bool, force: bool) -> dict:
@@ -182,6 +191,7 @@ def ingest(config_path: str | None = None) -> dict:
         plan = plan_task(config_path)
         batches = fetch_batched(config, plan.tasks)
         summary = store_task(config_path, plan, batches)
+        index_task(config_path)
         snapshot_task(config_path)
         _publish_ingest_artifacts(config, summary)
     return {"summary": summary.line(), "posts_new": summary.posts_new,

@@ -117,9 +117,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 def cmd_search(args: argparse.Namespace) -> int:
     from guanxi import store
-    from guanxi.search import search_posts
+    from guanxi.search import ensure_index, search_posts
 
     config = _config(args)
+    ensure_index(config.store_path, wait_s=config.store_wait_s, say=_say)
     with store.reader(config.store_path, wait_s=config.store_wait_s, say=_say) as con:
         hits = search_posts(con, args.words, limit=args.limit)
     if args.format == "json":

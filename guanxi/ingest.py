@@ -270,13 +270,12 @@ def fetch_sources(tasks: list[SourceTask], ic: IngestConfig) -> dict[int, Batch]
 
 def store_batches(config: Config, plan: IngestPlan, batches: dict[int, Batch], *,
                   say: Callable[[str], None] = lambda m: print(m, file=sys.stderr)) -> IngestSummary:
-    """Record each fetch and save its posts in ONE transaction, then refresh the search index.
+    """Record each fetch and save its posts in ONE transaction (search indexing comes later).
 
     Validators (ETag, Last-Modified) are saved only together with the posts they vouch for: if
     the store stays busy and this gives up, nothing is written and the next run fetches it all
     again, so nothing fetched is silently lost.
     """
-    from guanxi.search import refresh_search
     from transforms.tagging import load_taxonomy
 
     now = plan.now
@@ -298,7 +297,6 @@ def store_batches(config: Config, plan: IngestPlan, batches: dict[int, Batch], *
             record_fetch(con, plan.sources[sid], batch, now, say)
         summary.posts_new, summary.posts_updated = save_posts(
             con, records, now, taxonomy=load_taxonomy(config.taxonomy_path))
-        refresh_search(con)
     return summary
 
 

@@ -1,9 +1,10 @@
 """Full-text search over stored posts, Chinese included, on DuckDB's fts extension.
 
 Posts are segmented into `post_search.search_text` (jieba for Chinese, lower-cased words for
-English) when ingest writes them, and the BM25 index is rebuilt in the same write window. The
-extension is loaded from the installed `duckdb_extension_fts` package: never downloaded at run
-time.
+English) and the BM25 index rebuilt *off* the ingest path, which must stay fast: `guanxi search`
+brings the index up to date before it searches, and the scheduled `ingest` and `daily` flows
+refresh it after storing. The extension is loaded from the installed `duckdb_extension_fts`
+package: never downloaded at run time.
 """
 
 from __future__ import annotations
@@ -61,6 +62,27 @@ def refresh_search(con: duckdb.DuckDBPyConnection) -> int:
     if stale or not _index_exists(con):
         build_index(con)
     return len(stale)
+
+
+def index_is_stale(con: duckdb.DuckDBPyConnection) -> bool:
+    """True when some post is not (or no longer) segmented, or the index was never built."""
+    if not _index_exists(con):
+        return True
+    return bool(con.execute(
+        """SELECT EXISTS (SELECT 1 FROM posts p LEFT JOIN post_search s USING (post_id)
+                          WHERE s.post_id IS NULL OR s.content_hash IS DISTINCT FROM p.content_hash)
+               OR EXISTS (SELECT 1 FROM post_search s ANTI JOIN posts p USING (post_id))""").fetchone()[0])
+
+
+def ensure_index(path: Path, *, wait_s: float, say) -> int:
+    """Refresh the search index if stale (a short write window only when needed)."""
+    from guanxi import store
+
+    with store.reader(path, wait_s=wait_s, say=say) as con:
+        if not index_is_stale(con):
+            return 0
+    with store.write_window(path, wait_s=wait_s, say=say) as con:
+        return refresh_search(con)
 
 
 def build_index(con: duckdb.DuckDBPyConnection) -> None:
