@@ -31,6 +31,18 @@ def parse_feed(body: bytes, *, content_type: str | None = None, url: str | None 
 
 def _parse_xml_feed(body: bytes, *, content_type: str | None, url: str | None
                     ) -> tuple[FeedMeta, list[Entry]]:
+    from connectors.fastfeed import parse_fast
+
+    fast = parse_fast(body, content_type=content_type, url=url)
+    if fast is not None:
+        meta, raw = fast
+    else:
+        meta, raw = _feedparser(body, content_type=content_type, url=url)
+    return meta, [make_entry(fields, contents, images, url) for fields, contents, images in raw]
+
+
+def _feedparser(body: bytes, *, content_type: str | None, url: str | None):
+    """feedparser's reading of anything the fast path declined: every format, every quirk."""
     import feedparser  # imported lazily: it is slow to import and only ingest needs it
 
     headers = {"content-type": content_type or "application/xml"}
@@ -44,46 +56,49 @@ def _parse_xml_feed(body: bytes, *, content_type: str | None, url: str | None
         raise FeedError("parse: no feed found in the document")
     feed = parsed.feed
     meta = FeedMeta(title=feed.get("title"), link=feed.get("link"))
-    return meta, [_xml_entry(e) for e in parsed.entries]
+    return meta, [_feedparser_fields(e) for e in parsed.entries]
 
 
-def _xml_entry(e: Any) -> Entry:
-    html = None
-    if e.get("content"):
-        # Prefer the richest body: content:encoded / atom:content over the summary.
-        html = max((c.get("value") or "" for c in e.content), key=len) or None
-    summary = e.get("summary") or ""
-    if not html or len(summary) > len(html):
-        html = summary or html
-    text = html_to_text(html) if html and looks_like_html(html) else (html or "").strip()
-    title = (e.get("title") or "").strip()
-    if title and looks_like_html(title):
-        title = html_to_text(title)
-    image = _xml_image(e) or first_image(html)
+def _feedparser_fields(e: Any) -> tuple[dict, list[str], list[str]]:
     when = e.get("published_parsed") or e.get("updated_parsed") or e.get("created_parsed")
-    return Entry(
-        guid=e.get("id") or None,
-        url=e.get("link") or None,
-        title=title,
-        text=text,
-        html=html,
-        published_at=datetime.fromtimestamp(calendar.timegm(when), timezone.utc) if when else None,
-        author=e.get("author") or None,
-        image=image,
-        lang=(e.get("language") or None),
-    )
+    return ({
+        "guid": e.get("id") or None,
+        "url": e.get("link") or None,
+        "title": e.get("title") or "",
+        "summary": e.get("summary") or "",
+        "published_at": datetime.fromtimestamp(calendar.timegm(when), timezone.utc) if when else None,
+        "author": e.get("author") or None,
+    }, [c.get("value") or "" for c in e.get("content") or []], _feedparser_images(e))
 
 
-def _xml_image(e: Any) -> str | None:
+def _feedparser_images(e: Any) -> list[str]:
+    out = []
     for key in ("media_content", "media_thumbnail"):
         for m in e.get(key) or []:
             url = m.get("url")
             if url and (m.get("medium") in (None, "image") or "image" in (m.get("type") or "")):
-                return url
+                out.append(url)
     for link in e.get("links") or []:
         if link.get("rel") == "enclosure" and (link.get("type") or "").startswith("image/"):
-            return link.get("href")
-    return None
+            out.append(link.get("href"))
+    return out
+
+
+def make_entry(fields: dict, contents: list[str], images: list[str], base_url: str | None) -> Entry:
+    """One Entry from a parser's raw fields: the richest body, plain text, a first image."""
+    # Prefer the richest body: content:encoded / atom:content over the summary.
+    html = max(contents, key=len) if contents else ""
+    summary = fields.get("summary") or ""
+    if not html or len(summary) > len(html):
+        html = summary or html
+    text = html_to_text(html) if html and looks_like_html(html) else html.strip()
+    title = (fields.get("title") or "").strip()
+    if title and looks_like_html(title):
+        title = html_to_text(title)
+    image = next((i for i in images if i), None) or first_image(html, fields.get("base") or base_url)
+    return Entry(guid=fields.get("guid"), url=fields.get("url"), title=title, text=text,
+                 html=html or None, published_at=fields.get("published_at"),
+                 author=fields.get("author"), image=image)
 
 
 def parse_json_feed(body: bytes) -> tuple[FeedMeta, list[Entry]]:

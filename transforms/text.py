@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from urllib.parse import urljoin
 
 import lxml.html
 from lxml import etree
@@ -66,14 +67,17 @@ def normalise_space(text: str) -> str:
 _IMG_SRC = re.compile(r"""<img\b[^>]*?\bsrc\s*=\s*["']?([^"'\s>]+)""", re.I)
 
 
-def first_image(html: str | None) -> str | None:
-    """The first <img> source in an HTML fragment, if it is an http(s) URL."""
+def first_image(html: str | None, base_url: str | None = None) -> str | None:
+    """The first <img> source in an HTML fragment, resolved against base_url, if http(s)."""
     if not html:
         return None
     m = _IMG_SRC.search(html)
-    if m and m.group(1).lower().startswith(("http://", "https://")):
-        return m.group(1).replace("&amp;", "&")
-    return None
+    if not m:
+        return None
+    src = m.group(1).replace("&amp;", "&")
+    if base_url:
+        src = urljoin(base_url, src)
+    return src if src.lower().startswith(("http://", "https://")) else None
 
 
 def snippet(text: str, limit: int = 80) -> str:
