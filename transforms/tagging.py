@@ -286,6 +286,14 @@ class _Compiled:
             )
             for word in zh_all
         }
+        # Per scan match: (label, keyword, word) for each keyword inside it. Context only ever
+        # blocks a hit and a keyword counts once per post, so once all of them are tallied another
+        # occurrence cannot change the result: long posts skip their repeats without segmenting or
+        # context checks.
+        self.zh_parts: dict[str, tuple[tuple[int, str, str], ...]] = {
+            word: tuple((key.label, key.keyword, part) for _, part in parts for key in self.zh_keys.get(part, ()))
+            for word, parts in self.zh_inside.items()
+        }
         self.words: Mapping[str, int] = {}  # jieba's dictionary once loaded, for boundary checks
         self.joins: frozenset[str] = frozenset()  # character pairs found inside its words
         # Only multi-character words go into jieba: boosting single characters such as 猫 would
@@ -730,6 +738,11 @@ class _Tally:
         if surface not in seen:
             seen.append(surface)
 
+    def has_all(self, parts: tuple[tuple[int, str, str], ...]) -> bool:
+        """Whether every (label, keyword, surface) is already counted, so a repeat adds nothing."""
+        weights, evidence = self.weights, self.evidence
+        return all(keyword in weights.get(label, ()) and surface in evidence[label] for label, keyword, surface in parts)
+
 
 def _match_en(sentence: str, question: Callable[[list[str]], bool], compiled: _Compiled, tally: _Tally) -> None:
     """Find English keywords in one sentence and keep those their context allows."""
@@ -930,12 +943,14 @@ def tag_post(title: str, text: str, *, taxonomy: Taxonomy | None = None) -> Tags
     scan = compiled.zh_scan
     zh_found = [(match.start(), match.group()) for match in scan.finditer(norm)] if scan else []
     at = next_zh = 0
+    zh_parts = compiled.zh_parts
     for sentence in _SENTENCE_SPLIT.split(norm):
         offset, at = at, at + len(sentence)
         found: list[tuple[int, str]] = []
         while next_zh < len(zh_found) and zh_found[next_zh][0] < at:
             start, word = zh_found[next_zh]
-            found.append((start - offset, word))
+            if not tally.has_all(zh_parts[word]):
+                found.append((start - offset, word))
             next_zh += 1
         asked: list[bool] = []
 
