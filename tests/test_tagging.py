@@ -28,19 +28,28 @@ POSTS = [json.loads(line) for line in FIXTURES.read_text(encoding="utf-8").split
 # workplace words sit in food or sports posts, travel named by places and verbs, family by kinship.
 FIXTURES_2 = Path(__file__).parent / "fixtures" / "labelled_posts_2.jsonl"
 POSTS_2 = [json.loads(line) for line in FIXTURES_2.read_text(encoding="utf-8").splitlines() if line.strip()]
+# A third set written blind by someone else; used for tuning from round three on (no longer held out).
+FIXTURES_H = Path(__file__).parent / "fixtures" / "heldout_posts.jsonl"
+POSTS_H = [json.loads(line) for line in FIXTURES_H.read_text(encoding="utf-8").splitlines() if line.strip()]
 
 # Floors sit a little under what the tagger achieves on the labelled set, so regressions fail.
 FLOORS = {
-    ("en", "topics"): 0.88,
+    ("en", "topics"): 0.89,
     ("en", "signals"): 0.97,
-    ("zh", "topics"): 0.88,
-    ("zh", "signals"): 0.95,
+    ("zh", "topics"): 0.89,
+    ("zh", "signals"): 0.96,
 }
 FLOORS_2 = {
-    ("en", "topics"): 0.88,
+    ("en", "topics"): 0.91,
     ("en", "signals"): 0.97,
     ("zh", "topics"): 0.93,
-    ("zh", "signals"): 0.82,
+    ("zh", "signals"): 0.92,
+}
+FLOORS_H = {
+    ("en", "topics"): 0.87,
+    ("en", "signals"): 0.96,
+    ("zh", "topics"): 0.89,
+    ("zh", "signals"): 0.92,
 }
 
 
@@ -207,7 +216,7 @@ def test_sensitive_posts_get_check_in_and_never_congratulate(text: str) -> None:
 
 
 def test_labelled_check_in_posts_never_get_congratulate() -> None:
-    clashes = [p["id"] for p in POSTS + POSTS_2 if "check_in" in p["signals"] and "congratulate" in tag_post(p["title"], p["text"]).signals]
+    clashes = [p["id"] for p in POSTS + POSTS_2 + POSTS_H if "check_in" in p["signals"] and "congratulate" in tag_post(p["title"], p["text"]).signals]
     assert clashes == []
 
 
@@ -355,7 +364,9 @@ def _f1(tp: int, fp: int, fn: int) -> float:
     return 2 * tp / (2 * tp + fp + fn)
 
 
-@pytest.mark.parametrize(("posts", "floors"), [(POSTS, FLOORS), (POSTS_2, FLOORS_2)], ids=["set1", "set2"])
+@pytest.mark.parametrize(
+    ("posts", "floors"), [(POSTS, FLOORS), (POSTS_2, FLOORS_2), (POSTS_H, FLOORS_H)], ids=["set1", "set2", "set3"]
+)
 def test_labelled_set_meets_per_language_floors(posts: list[dict], floors: dict[tuple[str, str], float]) -> None:
     counts: Counter[tuple[str, str, str]] = Counter()
     for post in posts:
@@ -470,3 +481,52 @@ def test_fingerprint_is_stable_and_tracks_content(tmp_path: Path) -> None:
     path.write_text('[topics.pets]\nen = ["axolotl"]\n', encoding="utf-8")
     assert taxonomy_fingerprint(load_taxonomy(path)) != default
     assert len(default) == 16 and int(default, 16) >= 0
+
+
+# --- round three: public figures, incidental uses, word families ------------------------------
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Sad to hear the actor from my favourite childhood show died today.",
+        "热搜上说某歌手确诊了，网友都在刷祝福。",
+        "那位老演员去世了，一路走好。",
+    ],
+)
+def test_public_figures_news_is_not_check_in(text: str) -> None:
+    assert "check_in" not in signals(text)
+
+
+@pytest.mark.parametrize(
+    ("text", "signal"),
+    [
+        ("My brother was in a car accident last night and is in the hospital.", "check_in"),
+        ("爸爸做完手术还在重症监护，这几天睡不着。", "check_in"),
+        ("公司倒闭了，下周开始找工作。", "check_in"),
+        ("We just launched our first mobile app!", "congratulate"),
+        ("终于拿到offer了！下周入职。", "congratulate"),
+        ("求介绍靠谱的装修师傅，有偿。", "offer_help"),
+    ],
+)
+def test_word_families_beyond_the_labelled_sets(text: str, signal: str) -> None:
+    assert signal in signals(text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Chocolate birthday cake recipe that never fails.",
+        "分享一个生日蛋糕的配方，新手也能做。",
+        "Launch day for the new coffee menu downstairs.",
+        "Anyone else think Mondays are too long?",
+    ],
+)
+def test_incidental_uses_raise_no_signal(text: str) -> None:
+    found = signals(text)
+    assert "congratulate" not in found and "offer_help" not in found
+
+
+def test_wine_is_not_win_and_idioms_are_not_pets() -> None:
+    assert "food" not in topics("Chiefs win again.")
+    assert "pets" not in topics("这周加班累成狗。")

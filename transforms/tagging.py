@@ -40,14 +40,14 @@ DEFAULT_TAXONOMY = Path(__file__).with_name("taxonomy.toml")
 
 # Part of the fingerprint: bump when matching behaviour changes, so stored tags get re-applied
 # after a code change just as after a taxonomy edit.
-MATCHER_VERSION = 2
+MATCHER_VERSION = 3
 
 _KINDS = ("topics", "signals")
-_BLOCKERS = frozenset({"negated", "hedged", "question", "third_party"})
+_BLOCKERS = frozenset({"negated", "hedged", "question", "third_party", "public"})
 _KEYWORD_KEYS = ("en", "zh", "en_ask", "zh_ask", "emoji")
 _LIST_KEYS = (*_KEYWORD_KEYS, "exclude_en", "exclude_zh", "block_when", "suppresses")
 _LABEL_KEYS = frozenset({*_LIST_KEYS, "description", "weights", "threshold", "replace"})
-_CONTEXT_KEYS = ("negation", "negation_breakers", "scope_breakers", "hedge", "question", "own", "family", "third_party")
+_CONTEXT_KEYS = ("negation", "negation_breakers", "scope_breakers", "hedge", "question", "own", "family", "third_party", "public")
 _ID = re.compile(r"[a-z][a-z0-9_]*\Z")
 
 # Context windows, in tokens (English words or jieba words) before a keyword.
@@ -110,8 +110,16 @@ def _undouble(word: str) -> str:
     return word
 
 
+# Words the suffix stripper would fold into an unrelated word (wine -> win, doge -> dog,
+# meeting -> meet); they keep a stem of their own.
+_STEM_EXCEPTIONS = {"wine": "wine", "wines": "wine", "doge": "doge", "meeting": "meeting", "meetings": "meeting",
+                    "news": "news", "species": "species", "series": "series"}
+
+
 def _stem(word: str) -> str:
     """Reduce an English word to a crude stem so inflections meet (hiked/hiking/hikes -> hik)."""
+    if word in _STEM_EXCEPTIONS:
+        return _STEM_EXCEPTIONS[word]
     stem = word
     if len(stem) > 3:
         # Plurals and third person.
@@ -221,6 +229,7 @@ class _Cues(NamedTuple):
     hedge: frozenset[str]
     question: tuple[str, ...]
     owner: dict[str, str]
+    public: tuple[str, ...]
 
 
 class _Compiled:
@@ -277,6 +286,14 @@ class _Compiled:
             )
             for word in zh_all
         }
+        # Per scan match: (label, keyword, word) for each keyword inside it. Context only ever
+        # blocks a hit and a keyword counts once per post, so once all of them are tallied another
+        # occurrence cannot change the result: long posts skip their repeats without segmenting or
+        # context checks.
+        self.zh_parts: dict[str, tuple[tuple[int, str, str], ...]] = {
+            word: tuple((key.label, key.keyword, part) for _, part in parts for key in self.zh_keys.get(part, ()))
+            for word, parts in self.zh_inside.items()
+        }
         self.words: Mapping[str, int] = {}  # jieba's dictionary once loaded, for boundary checks
         self.joins: frozenset[str] = frozenset()  # character pairs found inside its words
         # Only multi-character words go into jieba: boosting single characters such as 猫 would
@@ -301,7 +318,8 @@ def _compile_cues(cues: Mapping[str, tuple[str, ...]], norm: Callable[[str], Any
 
     owner = {one(cue): "third" if kind == "third_party" else kind for kind in ("own", "family", "third_party") for cue in cues.get(kind, ())}
     question = tuple(map(one, cues.get("question", ())))
-    return _Cues(words("negation"), words("negation_breakers"), words("scope_breakers"), words("hedge"), question, owner)
+    public = tuple(map(one, cues.get("public", ())))
+    return _Cues(words("negation"), words("negation_breakers"), words("scope_breakers"), words("hedge"), question, owner, public)
 
 
 def _trie_pattern(words: Iterable[str]) -> str:
@@ -658,9 +676,10 @@ def _en_third_party(stems: list[str], start: int, end: int, owner: dict[str, str
             break
         kind = owner.get(stems[j])
         if kind:
-            # "happy birthday to my friend": the noun after "my" says whose birthday it is.
-            if kind == "own" and j + 1 < len(stems):
-                kind = owner.get(stems[j + 1]) or kind
+            # "happy birthday to my (best) friend": the noun after "my" says whose birthday it is.
+            if kind == "own":
+                kind = owner.get(" ".join(stems[j + 1 : j + 3])) or next(
+                    (owner[s] for s in stems[j + 1 : j + 3] if s in owner), kind)
             return kind == "third"
     return False
 
@@ -674,13 +693,20 @@ def _zh_third_party(sentence: str, start: int, end: int, owner: dict[str, str]) 
         if at >= 0 and at + len(cue) > best:
             best, kind = at + len(cue), cue_kind
     if kind is None:
-        after = sentence[end : end + _ZH_OWNER_AHEAD]
+        after = _ZH_CLAUSE.match(sentence, end)
+        after = after.group()[:_ZH_OWNER_AHEAD] if after else ""
         first = len(after)
         for cue, cue_kind in owner.items():
             at = after.find(cue)
             if 0 <= at < first:
                 first, kind = at, cue_kind
     return kind == "third"
+
+
+def _about_public_figure(sentence: str, cues: tuple[str, ...], pad: str) -> bool:
+    """Whether the sentence is about a public figure or the news (a celebrity's death or divorce is
+    not the poster's hardship); English cues are padded with spaces to match whole stems."""
+    return any(f"{pad}{cue}{pad}" in sentence for cue in cues)
 
 
 def _keep(hits: list[_Hit], excluded: list[tuple[int, int, int]]) -> list[_Hit]:
@@ -712,6 +738,11 @@ class _Tally:
         if surface not in seen:
             seen.append(surface)
 
+    def has_all(self, parts: tuple[tuple[int, str, str], ...]) -> bool:
+        """Whether every (label, keyword, surface) is already counted, so a repeat adds nothing."""
+        weights, evidence = self.weights, self.evidence
+        return all(keyword in weights.get(label, ()) and surface in evidence[label] for label, keyword, surface in parts)
+
 
 def _match_en(sentence: str, question: Callable[[list[str]], bool], compiled: _Compiled, tally: _Tally) -> None:
     """Find English keywords in one sentence and keep those their context allows."""
@@ -742,6 +773,8 @@ def _match_en(sentence: str, question: Callable[[list[str]], bool], compiled: _C
         if "hedged" in blocks and _hedged(stems, hit.start, cues):
             continue
         if "third_party" in blocks and _en_third_party(stems, hit.start, hit.end, cues.owner):
+            continue
+        if "public" in blocks and _about_public_figure(" " + " ".join(stems) + " ", cues.public, " "):
             continue
         tally.add(hit.key, hit.surface)
 
@@ -891,6 +924,8 @@ def _match_zh(
                 else _zh_scan_back(text, hit.start, _ZH_HEDGE_WINDOW, cues.hedge, cues.scope_breakers, compiled.words)
             ):
                 continue
+            if "public" in blocks and _about_public_figure(sentence, cues.public, ""):
+                continue
             if "third_party" in blocks:
                 start, end = (offsets[hit.start], offsets[hit.end]) if tokens else (hit.start, hit.end)
                 if _zh_third_party(sentence, c0 + start, c0 + end, cues.owner):
@@ -908,12 +943,14 @@ def tag_post(title: str, text: str, *, taxonomy: Taxonomy | None = None) -> Tags
     scan = compiled.zh_scan
     zh_found = [(match.start(), match.group()) for match in scan.finditer(norm)] if scan else []
     at = next_zh = 0
+    zh_parts = compiled.zh_parts
     for sentence in _SENTENCE_SPLIT.split(norm):
         offset, at = at, at + len(sentence)
         found: list[tuple[int, str]] = []
         while next_zh < len(zh_found) and zh_found[next_zh][0] < at:
             start, word = zh_found[next_zh]
-            found.append((start - offset, word))
+            if not tally.has_all(zh_parts[word]):
+                found.append((start - offset, word))
             next_zh += 1
         asked: list[bool] = []
 
