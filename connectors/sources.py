@@ -10,8 +10,10 @@ that kind is used. A failure in one source is a `Batch(status="failed")`, never 
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import importlib
 from collections.abc import Sequence
+from concurrent.futures import Executor
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -102,16 +104,60 @@ def resolve_spec(spec: str, *, rsshub_base_url: str | None = None, base_dir: str
     return ResolvedSpec(kind, connector_for(kind).resolve(rest, spec, options=options, base_dir=base_dir))
 
 
-def fetch_all(tasks: Sequence[SourceTask], limits: FetchLimits = FetchLimits()) -> dict[int, Batch]:
+# Parsing (and tagging) runs here when set: a process pool, so CPU work on one feed overlaps
+# the network wait for the others and uses every core. None: parse in the event loop.
+_parse_pool: contextvars.ContextVar[Executor | None] = contextvars.ContextVar("parse_pool", default=None)
+
+
+def fetch_all(tasks: Sequence[SourceTask], limits: FetchLimits = FetchLimits(), *,
+              parse_pool: Executor | None = None) -> dict[int, Batch]:
     """Read every source (network ones concurrently on one client); a Batch per source id."""
-    return asyncio.run(fetch_all_async(tasks, limits))
+    return asyncio.run(fetch_all_async(tasks, limits, parse_pool=parse_pool))
 
 
-async def fetch_all_async(tasks: Sequence[SourceTask], limits: FetchLimits = FetchLimits()
-                          ) -> dict[int, Batch]:
-    async with Fetcher(limits) as fetcher:
-        batches = await asyncio.gather(*(_read_one(t, fetcher) for t in tasks))
+async def fetch_all_async(tasks: Sequence[SourceTask], limits: FetchLimits = FetchLimits(), *,
+                          parse_pool: Executor | None = None) -> dict[int, Batch]:
+    token = _parse_pool.set(parse_pool)
+    try:
+        async with Fetcher(limits) as fetcher:
+            batches = await asyncio.gather(*(_read_one(t, fetcher) for t in tasks))
+    finally:
+        _parse_pool.reset(token)
     return {t.source_id: b for t, b in zip(tasks, batches)}
+
+
+async def parse_fetched(result: FetchResult) -> Batch:
+    """batch_from_fetch, in the run's parse pool when there is one."""
+    pool = _parse_pool.get()
+    if pool is None or result.body is None:
+        return batch_from_fetch(result)
+    return await asyncio.get_running_loop().run_in_executor(pool, parse_in_worker, result)
+
+
+_worker_taxonomy = None
+_worker_fingerprint: str | None = None
+
+
+def init_parse_worker(taxonomy_path: str | None) -> None:
+    """Process-pool initialiser: load the taxonomy once per worker."""
+    global _worker_taxonomy, _worker_fingerprint
+    from transforms.tagging import load_taxonomy, taxonomy_fingerprint
+
+    _worker_taxonomy = load_taxonomy(taxonomy_path)
+    _worker_fingerprint = taxonomy_fingerprint(_worker_taxonomy)
+
+
+def parse_in_worker(result: FetchResult) -> Batch:
+    """Parse a fetched feed and tag its entries (runs in a worker process)."""
+    from dataclasses import replace
+
+    from transforms.tagging import tag_post
+
+    batch = batch_from_fetch(result)
+    if batch.status == "ok" and _worker_taxonomy is not None:
+        batch.entries = [replace(e, tags=tag_post(e.title, e.text, taxonomy=_worker_taxonomy),
+                                 tagged_with=_worker_fingerprint) for e in batch.entries]
+    return batch
 
 
 async def _read_one(task: SourceTask, fetcher: Fetcher) -> Batch:
@@ -164,7 +210,7 @@ class FeedConnector:
 
     async def read(self, task: SourceTask, fetcher: Fetcher | None) -> Batch:
         assert fetcher is not None
-        return batch_from_fetch(await fetcher.fetch(
+        return await parse_fetched(await fetcher.fetch(
             FetchRequest(task.url, etag=task.etag, last_modified=task.last_modified)))
 
 

@@ -66,11 +66,11 @@ def plan_task(config_path: str | None):
 
 @task(name="fetch-sources", retries=2, retry_delay_seconds=[5, 30], retry_condition_fn=_transient,
       cache_policy=NO_CACHE)
-def fetch_task(tasks: list, ingest_config: IngestConfig) -> dict:
+def fetch_task(tasks: list, ingest_config: IngestConfig, taxonomy_path: str | None = None) -> dict:
     """Fetch one batch of sources; per-feed failures are data (a Batch), not task failures."""
     from guanxi.ingest import fetch_sources
 
-    batches = fetch_sources(tasks, ingest_config)
+    batches = fetch_sources(tasks, ingest_config, taxonomy_path=taxonomy_path)
     get_run_logger().info("fetched %d sources", len(batches))
     return batches
 
@@ -125,6 +125,10 @@ def _source_kind(plan, url: str) -> str:
 # --- fetching, batched, on the configured task runner ---------------------------------------
 
 
+def _taxonomy_path(config: Config) -> str | None:
+    return str(config.taxonomy_path) if config.taxonomy_path else None
+
+
 def _chunks(items: list, n: int) -> list[list]:
     """Split into at most n nearly equal, non-empty chunks (round-robin spreads slow hosts)."""
     n = max(1, min(n, len(items)))
@@ -141,14 +145,15 @@ def fetch_batched(config: Config, tasks: list) -> dict:
 
         runner = DaskTaskRunner(address=oc.dask_address) if oc.dask_address else DaskTaskRunner()
         with runner:
-            futures = [runner.submit(fetch_task, {"tasks": c, "ingest_config": config.ingest})
+            futures = [runner.submit(fetch_task, {"tasks": c, "ingest_config": config.ingest,
+                                                   "taxonomy_path": _taxonomy_path(config)})
                        for c in chunks]
             for f in futures:
                 batches.update(f.result())
     elif len(chunks) == 1:
-        batches.update(fetch_task(chunks[0], config.ingest))
+        batches.update(fetch_task(chunks[0], config.ingest, _taxonomy_path(config)))
     else:
-        for f in [fetch_task.submit(c, config.ingest) for c in chunks]:
+        for f in [fetch_task.submit(c, config.ingest, _taxonomy_path(config)) for c in chunks]:
             batches.update(f.result())
     return batches
 

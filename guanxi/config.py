@@ -72,6 +72,7 @@ class IngestConfig:
     timeout_s: float = 20.0
     max_body_bytes: int = 15 * 2**20
     user_agent: str = "Guanxi/0.1 (+https://example.invalid/guanxi)"
+    parse_workers: int | None = None  # processes that parse and tag; None: one per core
 
 
 @dataclass(frozen=True, slots=True)
@@ -338,7 +339,7 @@ def _non_negative(s: _Section, key: str, default, kind=int):
 
 def _parse_ingest(s: _Section) -> IngestConfig:
     s.unknown({"every_minutes", "concurrency", "per_host", "timeout_s", "max_body_bytes",
-               "user_agent"})
+               "user_agent", "parse_workers"})
     d = IngestConfig()
     return IngestConfig(
         every_minutes=s.positive_int("every_minutes", d.every_minutes),
@@ -347,6 +348,7 @@ def _parse_ingest(s: _Section) -> IngestConfig:
         timeout_s=float(s.get("timeout_s", (int, float), d.timeout_s)),
         max_body_bytes=s.positive_int("max_body_bytes", d.max_body_bytes),
         user_agent=s.get("user_agent", str, d.user_agent),
+        parse_workers=s.positive_int("parse_workers", None),
     )
 
 

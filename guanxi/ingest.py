@@ -6,6 +6,7 @@ windows (before and after the network), so a slow feed never blocks anyone else.
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -209,7 +210,9 @@ def save_posts(con, records: list[PostRecord], now: datetime, *, taxonomy=None) 
     post_rows, topic_rows, signal_rows = [], [], []
     for pid, r in touched.items():
         e = r.entry
-        tags = tag_post(e.title, e.text, taxonomy=tax)
+        # Tags made while parsing (in the worker pool) count only if made with this taxonomy.
+        tags = e.tags if e.tags is not None and e.tagged_with == fingerprint \
+            else tag_post(e.title, e.text, taxonomy=tax)
         if pid in new:
             post_rows.append([pid, r.person_id, r.source_id, e.url, e.title, e.text, r.published_at,
                               r.lang, e.guid, r.key, r.content_hash, text_hashes[r.post_id], e.image,
@@ -260,12 +263,30 @@ def plan_ingest(config: Config, *, now: datetime | None = None,
     return IngestPlan(now, sources, tasks, waiting)
 
 
-def fetch_sources(tasks: list[SourceTask], ic: IngestConfig) -> dict[int, Batch]:
-    """Fetch a batch of sources concurrently (no store, no config file: safe on any worker)."""
+POOL_FROM_SOURCES = 64  # below this, starting worker processes costs more than it saves
+
+
+def fetch_sources(tasks: list[SourceTask], ic: IngestConfig, *,
+                  taxonomy_path: str | None = None) -> dict[int, Batch]:
+    """Fetch a batch of sources concurrently (no store, no config file: safe on any worker).
+
+    With many sources, parsing and tagging run in a process pool as each fetch completes, so
+    CPU work overlaps the network and uses every core.
+    """
     limits = FetchLimits(read_s=ic.timeout_s, total_s=max(ic.timeout_s * 3, ic.timeout_s + 10),
                          max_bytes=ic.max_body_bytes, concurrency=ic.concurrency,
                          per_host=ic.per_host, user_agent=ic.user_agent)
-    return fetch_all(tasks, limits)
+    workers = ic.parse_workers or os.cpu_count() or 1
+    if workers < 2 or sum(t.kind != "export" for t in tasks) < POOL_FROM_SOURCES:
+        return fetch_all(tasks, limits)
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    from connectors.sources import init_parse_worker
+
+    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork"),
+                             initializer=init_parse_worker, initargs=(taxonomy_path,)) as pool:
+        return fetch_all(tasks, limits, parse_pool=pool)
 
 
 def store_batches(config: Config, plan: IngestPlan, batches: dict[int, Batch], *,
@@ -319,7 +340,9 @@ def ingest(config: Config, *, now: datetime | None = None,
            say: Callable[[str], None] = lambda m: print(m, file=sys.stderr)) -> IngestSummary:
     """Fetch every due source, store new and changed posts with their tags."""
     plan = plan_ingest(config, now=now, say=say)
-    summary = store_batches(config, plan, fetch_sources(plan.tasks, config.ingest), say=say)
+    batches = fetch_sources(plan.tasks, config.ingest,
+                            taxonomy_path=str(config.taxonomy_path) if config.taxonomy_path else None)
+    summary = store_batches(config, plan, batches, say=say)
     snapshot_after_ingest(config, say=say)
     return summary
 

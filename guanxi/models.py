@@ -31,6 +31,8 @@ class Entry:
     lang: str | None = None
     is_repost: bool = False
     visibility: str = "public"
+    tags: "Tags | None" = None  # filled where parsing runs in worker processes (see ingest)
+    tagged_with: str | None = None  # fingerprint of the taxonomy that produced `tags`
 
 
 @dataclass(frozen=True, slots=True)
