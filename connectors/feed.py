@@ -33,6 +33,12 @@ def _parse_xml_feed(body: bytes, *, content_type: str | None, url: str | None
                     ) -> tuple[FeedMeta, list[Entry]]:
     import feedparser  # imported lazily: it is slow to import and only ingest needs it
 
+    from connectors.xmlsafety import UnsafeXml, check_xml
+
+    try:
+        check_xml(body)  # no entity declarations, no external DTDs, whatever feedparser does
+    except UnsafeXml as exc:
+        raise FeedError(str(exc)) from None
     headers = {"content-type": content_type or "application/xml"}
     if url:
         headers["content-location"] = url
