@@ -115,12 +115,18 @@ async def fetch_all_async(tasks: Sequence[SourceTask], limits: FetchLimits = Fet
 
 
 async def _read_one(task: SourceTask, fetcher: Fetcher) -> Batch:
+    from guanxi.privacy import redact_text, redact_url
+
     try:
         conn = connector_for(task.kind)
-        return await conn.read(task, fetcher if conn.network else None)
+        batch = await conn.read(task, fetcher if conn.network else None)
     except Exception as exc:  # a connector bug must not fail the run; record it loudly
-        return Batch(status="failed", final_url=task.url,
-                     error=f"{task.kind}: unexpected {type(exc).__name__}: {exc}".splitlines()[0][:300])
+        batch = Batch(status="failed", final_url=task.url,
+                      error=f"{task.kind}: unexpected {type(exc).__name__}: {exc}".splitlines()[0][:300])
+    # What we learned goes to the store and logs: never with a URL's credentials in it.
+    batch.error = redact_text(batch.error)
+    batch.final_url = redact_url(batch.final_url) if batch.final_url else batch.final_url
+    return batch
 
 
 def batch_from_failure(result: FetchResult) -> Batch:
