@@ -409,9 +409,13 @@ def cmd_forget(args: argparse.Namespace) -> int:
     config = _config(args)
     if not config.store_path.exists():
         raise CliError(f"forget: no person named {args.person!r} (the store {config.store_path} is empty)")
-    with store.write_window(config.store_path, wait_s=config.store_wait_s) as con:
-        pid, name = _person(con, args.person, "forget")
-        counts = privacy.forget_person(con, pid)
+    from guanxi.runlock import run_lock
+
+    with run_lock(config.store_path, what="forget"):
+        with store.write_window(config.store_path, wait_s=config.store_wait_s) as con:
+            pid, name = _person(con, args.person, "forget")
+            counts = privacy.forget_person(con, pid)
+        privacy.compact_store(config.store_path, wait_s=config.store_wait_s)  # no bytes left behind
     posts = counts.get("posts", 0)
     print(f"forget: removed {name} and everything stored about them "
           f"({posts} posts, {sum(counts.values())} rows in {len(counts)} tables)")

@@ -181,3 +181,45 @@ def referencing_rows(con, person_id: int, post_ids: Iterable[str], source_ids: I
         if n:
             found[f"{c.table}.{c.column}"] = n
     return found
+
+
+def compact_store(path, *, wait_s: float = 60.0) -> None:
+    """Rewrite the store file so deleted rows leave no bytes behind.
+
+    DuckDB reuses the blocks a DELETE frees but does not wipe them, so a forgotten person's words
+    would stay readable in the file. Copying every table into a fresh file (the FTS index is
+    rebuilt there, not copied) and swapping it in leaves only what is still stored. The caller
+    holds the run lock, so no ingest writes to the old file meanwhile.
+    """
+    import os
+    from pathlib import Path
+
+    import duckdb
+
+    from guanxi import store
+    from guanxi.search import build_index, load_fts
+
+    path = Path(path)
+    fresh = path.with_name(path.name + ".compact")
+    for leftover in (fresh, fresh.with_name(fresh.name + ".wal")):
+        leftover.unlink(missing_ok=True)
+    con = store.connect(path, wait_s=wait_s)
+    try:
+        name = con.execute("SELECT current_database()").fetchone()[0]
+        if con.execute("SELECT count(*) FROM duckdb_schemas() WHERE schema_name = 'fts_main_post_search'"
+                       ).fetchone()[0]:
+            load_fts(con)
+            con.execute("PRAGMA drop_fts_index('post_search')")
+        con.execute(f"ATTACH '{str(fresh).replace(chr(39), chr(39) * 2)}' AS guanxi_fresh")
+        con.execute(f'COPY FROM DATABASE "{name}" TO guanxi_fresh')
+        con.execute("DETACH guanxi_fresh")
+        con.execute("CHECKPOINT")
+    finally:
+        con.close()
+    con = duckdb.connect(str(fresh))
+    try:
+        build_index(con)
+        con.execute("CHECKPOINT")
+    finally:
+        con.close()
+    os.replace(fresh, path)

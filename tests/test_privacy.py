@@ -75,6 +75,9 @@ def test_forget_removes_the_person_from_every_table(demo_config: Path, tmp_path:
         fts = con.execute("SELECT count(*) FROM fts_main_post_search.docs "
                           "WHERE name IN (SELECT unnest(?))", [posts]).fetchone()[0]
         assert fts == 0
+    # Not even in freed blocks: the file was rewritten without them.
+    raw = config.store_path.read_bytes()
+    assert PERSON.encode() not in raw and EMAIL.encode() not in raw
     snap = duckdb.connect()
     for table in ("people", "posts", "sources"):
         rows = snap.execute(f"SELECT count(*) FROM read_parquet('{tmp_path / 'snap' / (table + '.parquet')}') "
