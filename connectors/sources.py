@@ -142,14 +142,16 @@ def batch_from_failure(result: FetchResult) -> Batch:
 def batch_from_fetch(result: FetchResult) -> Batch:
     """Turn an HTTP result into a Batch: parse feed bytes, or record why there is nothing."""
     from connectors.feed import FeedError, parse_feed
+    from guanxi.privacy import redact_url
 
     if result.not_modified or result.error or result.body is None:
         return batch_from_failure(result)
     common = dict(final_url=result.final_url, permanent_redirect=result.permanent_redirect,
                   http_status=result.status_code, retry_after_s=result.retry_after_s)
     try:
+        # Relative links resolve against the URL without its credentials, so none reach a post.
         meta, entries = parse_feed(result.body, content_type=result.content_type,
-                                   url=result.final_url)
+                                   url=redact_url(result.final_url))
     except FeedError as exc:
         return Batch(status="failed", error=str(exc), **common)
     except Exception as exc:  # a parser bug must not fail the run; record it loudly
