@@ -45,10 +45,19 @@ def _feedparser(body: bytes, *, content_type: str | None, url: str | None):
     """feedparser's reading of anything the fast path declined: every format, every quirk."""
     import feedparser  # imported lazily: it is slow to import and only ingest needs it
 
+    from connectors.xmlsafety import UnsafeXml, check_xml
+
+    try:
+        check_xml(body)  # no entity declarations, no external DTDs, whatever feedparser does
+    except UnsafeXml as exc:
+        raise FeedError(str(exc)) from None
     headers = {"content-type": content_type or "application/xml"}
     if url:
         headers["content-location"] = url
-    parsed = feedparser.parse(body, response_headers=headers)
+    try:
+        parsed = feedparser.parse(body, response_headers=headers)
+    except Exception as exc:  # feedparser's own bugs on broken input (found by fuzzing)
+        raise FeedError(f"parse: the feed parser gave up ({type(exc).__name__}: {_one_line(exc)})") from None
     if not parsed.entries and parsed.bozo and not parsed.feed:
         exc = parsed.get("bozo_exception")
         raise FeedError(f"parse: not a feed ({_one_line(exc)})")

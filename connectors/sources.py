@@ -161,12 +161,18 @@ def parse_in_worker(result: FetchResult) -> Batch:
 
 
 async def _read_one(task: SourceTask, fetcher: Fetcher) -> Batch:
+    from guanxi.privacy import redact_text, redact_url
+
     try:
         conn = connector_for(task.kind)
-        return await conn.read(task, fetcher if conn.network else None)
+        batch = await conn.read(task, fetcher if conn.network else None)
     except Exception as exc:  # a connector bug must not fail the run; record it loudly
-        return Batch(status="failed", final_url=task.url,
-                     error=f"{task.kind}: unexpected {type(exc).__name__}: {exc}".splitlines()[0][:300])
+        batch = Batch(status="failed", final_url=task.url,
+                      error=f"{task.kind}: unexpected {type(exc).__name__}: {exc}".splitlines()[0][:300])
+    # What we learned goes to the store and logs: never with a URL's credentials in it.
+    batch.error = redact_text(batch.error)
+    batch.final_url = redact_url(batch.final_url) if batch.final_url else batch.final_url
+    return batch
 
 
 def batch_from_failure(result: FetchResult) -> Batch:
@@ -182,14 +188,16 @@ def batch_from_failure(result: FetchResult) -> Batch:
 def batch_from_fetch(result: FetchResult) -> Batch:
     """Turn an HTTP result into a Batch: parse feed bytes, or record why there is nothing."""
     from connectors.feed import FeedError, parse_feed
+    from guanxi.privacy import redact_url
 
     if result.not_modified or result.error or result.body is None:
         return batch_from_failure(result)
     common = dict(final_url=result.final_url, permanent_redirect=result.permanent_redirect,
                   http_status=result.status_code, retry_after_s=result.retry_after_s)
     try:
+        # Relative links resolve against the URL without its credentials, so none reach a post.
         meta, entries = parse_feed(result.body, content_type=result.content_type,
-                                   url=result.final_url)
+                                   url=redact_url(result.final_url))
     except FeedError as exc:
         return Batch(status="failed", error=str(exc), **common)
     except Exception as exc:  # a parser bug must not fail the run; record it loudly

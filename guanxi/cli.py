@@ -404,6 +404,32 @@ def cmd_favour(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_forget(args: argparse.Namespace) -> int:
+    from guanxi import privacy, store
+
+    config = _config(args)
+    if not config.store_path.exists():
+        raise CliError(f"forget: no person named {args.person!r} (the store {config.store_path} is empty)")
+    from guanxi.runlock import run_lock
+
+    with run_lock(config.store_path, what="forget"):
+        with store.write_window(config.store_path, wait_s=config.store_wait_s) as con:
+            pid, name = _person(con, args.person, "forget")
+            counts = privacy.forget_person(con, pid)
+        privacy.compact_store(config.store_path, wait_s=config.store_wait_s)  # no bytes left behind
+    posts = counts.get("posts", 0)
+    print(f"forget: removed {name} and everything stored about them "
+          f"({posts} posts, {sum(counts.values())} rows in {len(counts)} tables)")
+    if config.snapshot_dir is not None:
+        from guanxi.ingest import snapshot_after_ingest
+
+        snapshot_after_ingest(config, say=_say)  # rewrite the Parquet copies without them
+    if privacy.in_roster(config, name):
+        _say(f"forget: {name} is still in the roster of {config.path}: remove them there, "
+             "or the next ingest adds them back")
+    return EXIT_OK
+
+
 # --- wiring --------------------------------------------------------------------------------
 
 
@@ -484,6 +510,8 @@ def build_parser() -> argparse.ArgumentParser:
     way = sp.add_mutually_exclusive_group(required=True)
     way.add_argument("--gave", metavar="WHAT")
     way.add_argument("--received", metavar="WHAT")
+    sp = add("forget", cmd_forget, "remove a person and everything stored about them (no question asked)")
+    sp.add_argument("person", help="name, alias or email")
     return p
 
 

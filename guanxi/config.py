@@ -73,6 +73,7 @@ class IngestConfig:
     max_body_bytes: int = 15 * 2**20
     user_agent: str = "Guanxi/0.1 (+https://example.invalid/guanxi)"
     parse_workers: int | None = None  # processes that parse and tag; None: one per core
+    max_entries_per_feed: int = 500  # the newest N entries of one feed per run; the rest are skipped
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,6 +106,7 @@ class Config:
         return SourceOptions(self.rsshub_base_url, self.mastodon_scheme, self.bsky_appview)
     store_wait_s: float = 60.0        # [store] wait_seconds: how long a writer waits for the file
     snapshot_dir: Path | None = None  # [store] snapshot_dir: Parquet copies after each ingest
+    retention_days: int | None = None  # [store] retention_days: prune older posts after each ingest
     orchestration: OrchestrationConfig = field(default_factory=OrchestrationConfig)
 
     @property
@@ -205,7 +207,7 @@ def parse_config(data: dict[str, Any], path: Path) -> Config:
                  "taxonomy", "mastodon", "bluesky", "orchestration"})
 
     store = _Section(data.get("store", {}), "store", path)
-    store.unknown({"path", "wait_seconds", "snapshot_dir"})
+    store.unknown({"path", "wait_seconds", "snapshot_dir", "retention_days"})
     store_path = _resolve(base, store.get("path", str, "guanxi.duckdb"))
     wait_s = float(store.get("wait_seconds", (int, float), 60))
     if not 0 <= wait_s <= MAX_STORE_WAIT_S:
@@ -262,6 +264,7 @@ def parse_config(data: dict[str, Any], path: Path) -> Config:
         bsky_appview=bsky_appview,
         store_wait_s=wait_s,
         snapshot_dir=_resolve(base, snapshot_dir) if snapshot_dir else None,
+        retention_days=store.positive_int("retention_days", None),
         orchestration=orchestration,
     )
 
@@ -339,7 +342,7 @@ def _non_negative(s: _Section, key: str, default, kind=int):
 
 def _parse_ingest(s: _Section) -> IngestConfig:
     s.unknown({"every_minutes", "concurrency", "per_host", "timeout_s", "max_body_bytes",
-               "user_agent", "parse_workers"})
+               "user_agent", "parse_workers", "max_entries_per_feed"})
     d = IngestConfig()
     return IngestConfig(
         every_minutes=s.positive_int("every_minutes", d.every_minutes),
@@ -349,6 +352,7 @@ def _parse_ingest(s: _Section) -> IngestConfig:
         max_body_bytes=s.positive_int("max_body_bytes", d.max_body_bytes),
         user_agent=s.get("user_agent", str, d.user_agent),
         parse_workers=s.positive_int("parse_workers", None),
+        max_entries_per_feed=s.positive_int("max_entries_per_feed", d.max_entries_per_feed),
     )
 
 

@@ -16,6 +16,9 @@ from connectors.http import FetchLimits
 from connectors.sources import SourceOptions, SourceTask, SpecError, fetch_all, resolve_spec
 from guanxi import store
 from guanxi.config import Config, IngestConfig, PersonConfig
+from guanxi.limits import cap_entries, capped_note, record_notes
+from guanxi.privacy import prune_expired, redact_url, restore_secrets
+from guanxi.testhooks import pause_point
 from guanxi.models import Batch, Entry
 from transforms.identity import content_hash, identity_key, post_id
 from transforms.lang import detect_lang
@@ -56,7 +59,9 @@ def sync_roster(con, people: Iterable[PersonConfig], *, rsshub_base_url: str,
             except SpecError as exc:
                 say(f"roster: {p.name}: {exc}")
                 continue
-            store.ensure_source(con, person_id=pid, kind=resolved.kind, spec=spec, url=resolved.url)
+            # Credentials in a roster URL stay in the config: the store keeps the redacted form.
+            store.ensure_source(con, person_id=pid, kind=resolved.kind, spec=redact_url(spec),
+                                url=redact_url(resolved.url))
 
 
 def due_tasks(sources: Iterable[store.SourceRow], now: datetime) -> tuple[list[SourceTask], int]:
@@ -260,7 +265,7 @@ def plan_ingest(config: Config, *, now: datetime | None = None,
                     base_dir=base_dir, say=say, options=config.source_options)
         sources = {s.source_id: s for s in store.load_sources(con)}
     tasks, waiting = due_tasks(sources.values(), now)
-    return IngestPlan(now, sources, tasks, waiting)
+    return IngestPlan(now, sources, restore_secrets(tasks, config), waiting)
 
 
 POOL_FROM_SOURCES = 64  # below this, starting worker processes costs more than it saves
@@ -302,10 +307,13 @@ def store_batches(config: Config, plan: IngestPlan, batches: dict[int, Batch], *
     now = plan.now
     summary = IngestSummary(sources_skipped=plan.waiting)
     records: list[PostRecord] = []
+    notes: dict[int, str | None] = {}
     for sid, batch in batches.items():
         src = plan.sources[sid]
         if batch.status == "ok":
             summary.sources_ok += 1
+            batch, dropped = cap_entries(batch, config.ingest.max_entries_per_feed)
+            notes[sid] = capped_note(len(batch.entries), dropped) if dropped else None
             records += records_for(batch, source=src, now=now)
         elif batch.status == "not_modified":
             summary.sources_not_modified += 1
@@ -316,8 +324,11 @@ def store_batches(config: Config, plan: IngestPlan, batches: dict[int, Batch], *
     with store.write_window(config.store_path, wait_s=config.store_wait_s, say=say) as con:
         for sid, batch in batches.items():
             record_fetch(con, plan.sources[sid], batch, now, say)
+        record_notes(con, notes, say)
         summary.posts_new, summary.posts_updated = save_posts(
             con, records, now, taxonomy=load_taxonomy(config.taxonomy_path))
+        pause_point("store")  # test-only: a crash test kills the process here, mid-transaction
+        prune_expired(con, config.retention_days, now)
     return summary
 
 

@@ -20,11 +20,27 @@ class OpmlPerson:
     feeds: list[str] = field(default_factory=list)
 
 
+class _Rest:
+    """The not-yet-visited siblings of an outline, shaped like an element for the walk."""
+
+    def __init__(self, outlines: list[ET.Element]):
+        self.outlines = outlines
+
+    def findall(self, _tag: str) -> list[ET.Element]:
+        return self.outlines
+
+
 def parse_opml(data: bytes, *, filename: str = "OPML") -> list[OpmlPerson]:
     """People from an OPML export: outline title (else text) names the person, xmlUrl the feed;
     outlines with the same name join one person; a parent outline's name becomes the group."""
+    from connectors.xmlsafety import UnsafeXml, check_xml
+
     if b"<!DOCTYPE" in data[:2048] or b"<!ENTITY" in data:
         raise OpmlError(f"opml: {filename}: DOCTYPE/ENTITY declarations are not allowed")
+    try:
+        check_xml(data)  # also catches UTF-16 documents and lower-case declarations
+    except UnsafeXml as exc:
+        raise OpmlError(f"opml: {filename}: {str(exc).removeprefix('parse: ')}") from None
     try:
         root = ET.fromstring(data)
     except ET.ParseError as exc:
@@ -39,8 +55,12 @@ def parse_opml(data: bytes, *, filename: str = "OPML") -> list[OpmlPerson]:
     def label(el: ET.Element) -> str:
         return (el.get("title") or el.get("text") or "").strip()
 
-    def walk(el: ET.Element, group: str | None) -> None:
-        for child in el.findall("outline"):
+    # An explicit stack, not recursion: a hostile file may nest outlines thousands deep.
+    stack: list[tuple[ET.Element, str | None]] = [(body, None)]
+    while stack:
+        el, group = stack.pop()
+        children = el.findall("outline")
+        for i, child in enumerate(children):
             url = (child.get("xmlUrl") or child.get("xmlurl") or "").strip()
             if url:
                 name = label(child) or url
@@ -48,9 +68,10 @@ def parse_opml(data: bytes, *, filename: str = "OPML") -> list[OpmlPerson]:
                 if url not in person.feeds:
                     person.feeds.append(url)
             else:
-                walk(child, label(child) or group)
-
-    walk(body, None)
+                # Finish this level's remaining siblings after the child's subtree (file order).
+                stack.append((_Rest(children[i + 1:]), group))
+                stack.append((child, label(child) or group))
+                break
     return list(people.values())
 
 

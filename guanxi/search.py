@@ -71,7 +71,9 @@ def index_is_stale(con: duckdb.DuckDBPyConnection) -> bool:
     return bool(con.execute(
         """SELECT EXISTS (SELECT 1 FROM posts p LEFT JOIN post_search s USING (post_id)
                           WHERE s.post_id IS NULL OR s.content_hash IS DISTINCT FROM p.content_hash)
-               OR EXISTS (SELECT 1 FROM post_search s ANTI JOIN posts p USING (post_id))""").fetchone()[0])
+               OR EXISTS (SELECT 1 FROM post_search s ANTI JOIN posts p USING (post_id))
+               OR (SELECT count(*) FROM post_search) <> (SELECT count(*) FROM {INDEX_SCHEMA}.docs)"""
+        .replace("{INDEX_SCHEMA}", INDEX_SCHEMA)).fetchone()[0])
 
 
 def ensure_index(path: Path, *, wait_s: float, say) -> int:

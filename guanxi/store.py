@@ -132,6 +132,10 @@ MIGRATIONS: list[str] = [
     -- mail: why the last send of a day's digest failed (status 'failed'), for `guanxi sql`
     ALTER TABLE digests ADD COLUMN last_error VARCHAR;
     """,
+    """
+    -- hostile: sources.last_note, what a limit did on the last fetch (e.g. entries capped)
+    ALTER TABLE sources ADD COLUMN last_note VARCHAR;
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

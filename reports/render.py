@@ -17,6 +17,7 @@ from urllib.parse import urlsplit
 import jinja2
 
 from reports.digest import Digest
+from reports.sanitize import rich
 
 
 def safe_url(url: str | None) -> str | None:
@@ -89,6 +90,8 @@ def _env() -> jinja2.Environment:
         lstrip_blocks=True,
     )
     env.filters["safe_url"] = safe_url
+    # The only way feed HTML may reach a template unescaped: nh3 runs last, then Markup.
+    env.filters["rich"] = rich
     return env
 
 

@@ -50,7 +50,8 @@ class LoopbackServer:
                     self.send_response(reply.status)
                     headers = {"Content-Length": str(len(reply.body)), **reply.headers}
                     for k, v in headers.items():
-                        self.send_header(k, v)
+                        if v is not None:  # None drops a default header (e.g. chunked bodies)
+                            self.send_header(k, v)
                     self.end_headers()
                     for i in range(0, len(reply.body), reply.chunk):
                         self.wfile.write(reply.body[i:i + reply.chunk])
