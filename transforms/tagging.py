@@ -191,8 +191,10 @@ def _stem_cached(word: str) -> str:
 
 def _en_stems(tokens: list[str]) -> list[str]:
     """Stem every token of a sentence."""
-    get = _STEMS.get
-    return [get(token) or _stem_cached(token) for token in tokens]
+    stems = list(map(_STEMS.get, tokens))
+    if None in stems:
+        stems = [stem or _stem_cached(token) for stem, token in zip(stems, tokens)]
+    return stems
 
 
 def _en_phrase(text: str) -> tuple[str, ...]:
@@ -775,21 +777,29 @@ def _en_third_party(stems: list[str], start: int, end: int, owner: dict[str, str
 
 def _zh_third_party(sentence: str, start: int, end: int, owner: dict[str, str]) -> bool:
     """Chinese counterpart of _en_third_party, on characters: the cue closest to the hit decides."""
-    before = sentence[max(start - _ZH_OWNER_BACK, 0) : start]
-    best, kind = -1, None
-    for cue, cue_kind in owner.items():
-        at = before.rfind(cue)
-        if at >= 0 and at + len(cue) > best:
-            best, kind = at + len(cue), cue_kind
+    pattern = _owner_pattern(owner)
+    kind = None
+    best = -1
+    for match in pattern.finditer(sentence, max(start - _ZH_OWNER_BACK, 0), start):
+        if match.end() > best:
+            best, kind = match.end(), owner[match.group()]
     if kind is None:
         after = _ZH_CLAUSE.match(sentence, end)
-        after = after.group()[:_ZH_OWNER_AHEAD] if after else ""
-        first = len(after)
-        for cue, cue_kind in owner.items():
-            at = after.find(cue)
-            if 0 <= at < first:
-                first, kind = at, cue_kind
+        if after:
+            match = pattern.search(after.group()[:_ZH_OWNER_AHEAD])
+            kind = owner[match.group()] if match else None
     return kind == "third"
+
+
+_OWNER_PATTERNS: dict[int, tuple[dict[str, str], re.Pattern[str]]] = {}
+
+
+def _owner_pattern(owner: dict[str, str]) -> re.Pattern[str]:
+    """One regex for a cue table (longest cue first at each position), compiled once per table."""
+    entry = _OWNER_PATTERNS.get(id(owner))
+    if entry is None or entry[0] is not owner:
+        entry = _OWNER_PATTERNS[id(owner)] = (owner, re.compile("|".join(map(re.escape, sorted(owner, key=len, reverse=True)))))
+    return entry[1]
 
 
 def _about_public_figure(sentence: str, cues: tuple[str, ...], pad: str) -> bool:
