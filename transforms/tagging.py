@@ -40,7 +40,7 @@ DEFAULT_TAXONOMY = Path(__file__).with_name("taxonomy.toml")
 
 # Part of the fingerprint: bump when matching behaviour changes, so stored tags get re-applied
 # after a code change just as after a taxonomy edit.
-MATCHER_VERSION = 3
+MATCHER_VERSION = 4
 
 _KINDS = ("topics", "signals")
 _BLOCKERS = frozenset({"negated", "hedged", "question", "third_party", "public"})
