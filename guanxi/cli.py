@@ -246,6 +246,19 @@ def cmd_tag(args: argparse.Namespace) -> int:
     return EXIT_ERROR if bad else EXIT_OK
 
 
+def cmd_retag(args: argparse.Namespace) -> int:
+    from guanxi.ingest import retag
+    from guanxi.runlock import run_lock
+    from transforms.tagging import load_taxonomy
+
+    config = _config(args)
+    taxonomy = load_taxonomy(config.taxonomy_path)
+    with run_lock(config.store_path, what="retag"):
+        count = retag(config.store_path, taxonomy=taxonomy, force=args.all, say=_say)
+    print(f"retag: {count} post{'s' if count != 1 else ''} re-tagged")
+    return EXIT_OK
+
+
 def _default_config_exists() -> bool:
     from guanxi.config import find_config_path
 
@@ -483,6 +496,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     sp = add("tag", cmd_tag, 'tag JSON lines {"id","text","title"?} from stdin; one JSON line out each')
     sp.add_argument("--evidence", action="store_true", help="include the words behind each label")
+
+    sp = add("retag", cmd_retag, "re-apply the current taxonomy to stored posts tagged with another one")
+    sp.add_argument("--all", action="store_true", help="re-tag every stored post, not only stale ones")
 
     sp = add("sql", cmd_sql, "run a read-only query against the store")
     sp.add_argument("query")

@@ -368,3 +368,42 @@ def source_health(con) -> list[dict]:
            GROUP BY ALL ORDER BY p.name, s.source_id""")
     cols = [d[0] for d in cur.description]
     return [dict(zip(cols, row)) for row in cur.fetchall()]
+
+
+RETAG_BATCH = 2000  # posts re-tagged per store transaction
+
+
+def retag(path, *, taxonomy=None, batch_size: int = RETAG_BATCH, force: bool = False,
+          say=lambda msg: print(msg, file=sys.stderr)) -> int:
+    """Re-apply the taxonomy to stored posts tagged with another fingerprint (all with force), in
+    short store transactions of batch_size posts; returns how many posts were re-tagged."""
+    from transforms.tagging import load_taxonomy, tag_post, taxonomy_fingerprint
+
+    tax = taxonomy or load_taxonomy()
+    fingerprint = taxonomy_fingerprint(tax)
+    done = 0
+    after = ""
+    while True:
+        # Keyset paging by post_id: each batch is read, tagged and written in one short window,
+        # so a concurrent ingest waits at most one batch and an interrupted retag resumes cleanly.
+        with store.write_window(path, say=say) as con:
+            rows = con.execute(
+                """SELECT post_id, coalesce(title, ''), coalesce(text, '') FROM posts
+                   WHERE post_id > ? AND (? OR tagged_with IS DISTINCT FROM ?)
+                   ORDER BY post_id LIMIT ?""", [after, force, fingerprint, batch_size]).fetchall()
+            if not rows:
+                return done
+            topic_rows, signal_rows = [], []
+            for pid, title, text in rows:
+                tags = tag_post(title, text, taxonomy=tax)
+                topic_rows += [[pid, t, list(tags.evidence.get(t, ()))] for t in tags.topics]
+                signal_rows += [[pid, s, list(tags.evidence.get(s, ()))] for s in tags.signals]
+            with store.rows_view(con, "_retag", ["post_id"], [[pid] for pid, _, _ in rows]):
+                con.execute("DELETE FROM post_topics WHERE post_id IN (SELECT post_id FROM _retag)")
+                con.execute("DELETE FROM post_signals WHERE post_id IN (SELECT post_id FROM _retag)")
+                con.execute("UPDATE posts SET tagged_with = ? WHERE post_id IN (SELECT post_id FROM _retag)",
+                            [fingerprint])
+            store.bulk_insert(con, "post_topics", ["post_id", "topic", "evidence"], topic_rows)
+            store.bulk_insert(con, "post_signals", ["post_id", "signal", "evidence"], signal_rows)
+        done += len(rows)
+        after = rows[-1][0]

@@ -31,6 +31,9 @@ POSTS_2 = [json.loads(line) for line in FIXTURES_2.read_text(encoding="utf-8").s
 # A third set written blind by someone else; used for tuning from round three on (no longer held out).
 FIXTURES_H = Path(__file__).parent / "fixtures" / "heldout_posts.jsonl"
 POSTS_H = [json.loads(line) for line in FIXTURES_H.read_text(encoding="utf-8").splitlines() if line.strip()]
+# A fourth set written blind; used for tuning from round four on.
+FIXTURES_B = Path(__file__).parent / "fixtures" / "blind_posts.jsonl"
+POSTS_B = [json.loads(line) for line in FIXTURES_B.read_text(encoding="utf-8").splitlines() if line.strip()]
 
 # Floors sit a little under what the tagger achieves on the labelled set, so regressions fail.
 FLOORS = {
@@ -44,6 +47,12 @@ FLOORS_2 = {
     ("en", "signals"): 0.97,
     ("zh", "topics"): 0.93,
     ("zh", "signals"): 0.92,
+}
+FLOORS_B = {
+    ("en", "topics"): 0.77,
+    ("en", "signals"): 0.86,
+    ("zh", "topics"): 0.78,
+    ("zh", "signals"): 0.85,
 }
 FLOORS_H = {
     ("en", "topics"): 0.87,
@@ -216,7 +225,7 @@ def test_sensitive_posts_get_check_in_and_never_congratulate(text: str) -> None:
 
 
 def test_labelled_check_in_posts_never_get_congratulate() -> None:
-    clashes = [p["id"] for p in POSTS + POSTS_2 + POSTS_H if "check_in" in p["signals"] and "congratulate" in tag_post(p["title"], p["text"]).signals]
+    clashes = [p["id"] for p in POSTS + POSTS_2 + POSTS_H + POSTS_B if "check_in" in p["signals"] and "congratulate" in tag_post(p["title"], p["text"]).signals]
     assert clashes == []
 
 
@@ -365,7 +374,7 @@ def _f1(tp: int, fp: int, fn: int) -> float:
 
 
 @pytest.mark.parametrize(
-    ("posts", "floors"), [(POSTS, FLOORS), (POSTS_2, FLOORS_2), (POSTS_H, FLOORS_H)], ids=["set1", "set2", "set3"]
+    ("posts", "floors"), [(POSTS, FLOORS), (POSTS_2, FLOORS_2), (POSTS_H, FLOORS_H), (POSTS_B, FLOORS_B)], ids=["set1", "set2", "set3", "set4"]
 )
 def test_labelled_set_meets_per_language_floors(posts: list[dict], floors: dict[tuple[str, str], float]) -> None:
     counts: Counter[tuple[str, str, str]] = Counter()
@@ -530,3 +539,10 @@ def test_incidental_uses_raise_no_signal(text: str) -> None:
 def test_wine_is_not_win_and_idioms_are_not_pets() -> None:
     assert "food" not in topics("Chiefs win again.")
     assert "pets" not in topics("这周加班累成狗。")
+
+
+def test_quoted_graduation_euphemism_is_a_layoff() -> None:
+    """“毕业” in quotes, with the team and the poster in it, is a layoff: check in, never congratulate."""
+    tags = tag_post("", "我们组今天也“毕业”了三个人，包括我…")
+    assert "check_in" in tags.signals and "congratulate" not in tags.signals
+    assert "congratulate" in signals("今天毕业了！")

@@ -40,7 +40,7 @@ DEFAULT_TAXONOMY = Path(__file__).with_name("taxonomy.toml")
 
 # Part of the fingerprint: bump when matching behaviour changes, so stored tags get re-applied
 # after a code change just as after a taxonomy edit.
-MATCHER_VERSION = 3
+MATCHER_VERSION = 4
 
 _KINDS = ("topics", "signals")
 _BLOCKERS = frozenset({"negated", "hedged", "question", "third_party", "public"})
@@ -71,7 +71,10 @@ _ZH_CUE_LEN = 3
 _CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff]")
 _LATIN = re.compile(r"[a-z]")
 _EN_TOKEN = re.compile(r"[a-z0-9\u00e0-\u024f]+|[,:()]")
-_PUNCT_TOKENS = frozenset(",:()、\"“”《》·~…-")
+# Whole posts are tokenised once; sentence ends become tokens too, so context never reads across them.
+_EN_POST_TOKEN = re.compile(r"[a-z0-9\u00e0-\u024f]+|[,:()!?;\n。]|\.(?=\s|\Z)")
+_SENTENCE_END = frozenset("!?;\n。.")
+_PUNCT_TOKENS = frozenset(",:()、\"“”《》·~…-") | _SENTENCE_END
 # Sentences end at ! ? 。 ; or a newline (kept with the sentence), or at a full stop before
 # whitespace, so "1.0" and "3.2 kg" do not split.
 _SENTENCE_SPLIT = re.compile(r"(?<=[!?。;\n])|(?<=\.)(?=\s)")
@@ -100,6 +103,33 @@ def _expand_contraction(match: re.Match[str]) -> str:
 def _normalise(text: str) -> str:
     """Fold width, case, traditional characters and contractions so keywords match one form."""
     text = unicodedata.normalize("NFKC", text).lower().translate(_TRANSLATE)
+    return _CONTRACTION.sub(_expand_contraction, text) if "'" in text else text
+
+
+# The fullwidth punctuation Chinese posts are full of, folded the way NFKC folds it.
+_FULLWIDTH_PUNCT = (("！", "!"), ("？", "?"), ("，", ","), ("；", ";"), ("：", ":"), ("（", "("), ("）", ")"), ("～", "~"),
+                    ("｜", "|"), ("…", "..."), ("‼", "!!"), ("’", "'"), ("‘", "'"), ("`", "'"))
+# Anything else NFKC would change in everyday posts (other fullwidth forms, compatibility
+# ideographs, ligatures, odd spaces): the rare post holding one goes through full _normalise.
+_NEEDS_NFKC = re.compile(
+    "["
+    + "".join(chr(c) for c in range(0xFF01, 0xFF5F) if chr(c) not in dict(_FULLWIDTH_PUNCT))
+    + "\uf900-\ufaff\ufb00-\ufb06\u2460-\u24ff\u2000-\u200a\u3000\u00a0\u2025\u00bc-\u00be\u2150-\u218f]"
+)
+_TRADITIONAL = re.compile("[" + "".join(sorted(chr(code) for code in T2S)) + "]")
+
+
+def _normalise_post(text: str) -> str:
+    """_normalise for whole posts, cheaper: whole-text passes (NFKC, the traditional table) only run
+    when the text has a character they would change; otherwise a few C-level replacements."""
+    if _NEEDS_NFKC.search(text):
+        return _normalise(text)
+    text = text.lower()
+    for wide, narrow in _FULLWIDTH_PUNCT:
+        if wide in text:
+            text = text.replace(wide, narrow)
+    if _TRADITIONAL.search(text):
+        text = text.translate(T2S)
     return _CONTRACTION.sub(_expand_contraction, text) if "'" in text else text
 
 
@@ -161,8 +191,10 @@ def _stem_cached(word: str) -> str:
 
 def _en_stems(tokens: list[str]) -> list[str]:
     """Stem every token of a sentence."""
-    get = _STEMS.get
-    return [get(token) or _stem_cached(token) for token in tokens]
+    stems = list(map(_STEMS.get, tokens))
+    if None in stems:
+        stems = [stem or _stem_cached(token) for stem, token in zip(stems, tokens)]
+    return stems
 
 
 def _en_phrase(text: str) -> tuple[str, ...]:
@@ -268,6 +300,17 @@ class _Compiled:
                 for symbol in label.emoji
             )
         self.en_firsts = frozenset(self.en_keys) | frozenset(self.en_exclude)
+        # First stems whose every keyword is that one word, of a label read without context, and
+        # inside no exclusion of its label: counted as soon as they are seen.
+        self.en_fast: dict[str, _Key] = {}
+        for first, entries in self.en_keys.items():
+            if first in self.en_exclude or len(entries) != 1:
+                continue
+            phrase, key = entries[0]
+            if len(phrase) == 1 and not key.ask and not self.blocks[key.label] and not any(
+                first in _en_phrase(other) for other in labels[key.label].exclude_en
+            ):
+                self.en_fast[first] = key
         for entries in self.en_keys.values():
             entries.sort(key=lambda entry: -len(entry[0]))
         zh_all = [*self.zh_keys, *self.zh_exclude]
@@ -276,7 +319,7 @@ class _Compiled:
         # position; words inside a match (火锅 in 火锅店, 烤鸭 in 吃烤鸭) come from this table.
         # A keyword that overlaps a match without being inside it is also a jieba word, so it makes
         # the match's boundary ambiguous and jieba then finds it.
-        self.zh_scan = re.compile(_trie_pattern(zh_all)) if zh_all else None
+        self.zh_scans = _binned_scans(zh_all)
         self.zh_inside: dict[str, tuple[tuple[int, str], ...]] = {
             word: tuple(
                 (a, word[a:b])
@@ -294,6 +337,26 @@ class _Compiled:
             word: tuple((key.label, key.keyword, part) for _, part in parts for key in self.zh_keys.get(part, ()))
             for word, parts in self.zh_inside.items()
         }
+        # Scan matches that need no reading of their context: every keyword inside feeds a label
+        # without block_when, none needs a question, and no exclusion of its label can overlap it.
+        # Unless a word boundary at either end is ambiguous, such a match is tallied at once (the
+        # parts a longer part of the same label covers already dropped).
+        self.zh_fast: dict[str, tuple[tuple[_Key, str], ...]] = {}
+        for word, inside_parts in self.zh_inside.items():
+            hits = [
+                _Hit(key, offset, offset + len(part), part)
+                for offset, part in inside_parts
+                for key in self.zh_keys.get(part, ())
+            ]
+            if not hits or any(part in self.zh_exclude for _, part in inside_parts):
+                continue
+            if all(
+                not hit.key.ask
+                and not self.blocks[hit.key.label]
+                and not any(_may_overlap(hit.surface, _zh_phrase(other)) for other in labels[hit.key.label].exclude_zh)
+                for hit in hits
+            ):
+                self.zh_fast[word] = tuple((hit.key, hit.surface) for hit in _keep(hits, []))
         self.words: Mapping[str, int] = {}  # jieba's dictionary once loaded, for boundary checks
         self.joins: frozenset[str] = frozenset()  # character pairs found inside its words
         # Only multi-character words go into jieba: boosting single characters such as 猫 would
@@ -304,6 +367,14 @@ class _Compiled:
         self.segment: Callable[[str], list[str]] | None = None
         # Per jieba word, the keywords found inside it; bounded by the language's vocabulary.
         self.affixes: dict[str, tuple[tuple[str, _Key], ...]] = {}
+
+
+def _may_overlap(keyword: str, other: str) -> bool:
+    """Whether two strings can overlap in some text: one inside the other, or an end of one being
+    the start of the other."""
+    if keyword in other or other in keyword:
+        return True
+    return any(other.endswith(keyword[:k]) or other.startswith(keyword[-k:]) for k in range(1, len(keyword)))
 
 
 def _compile_cues(cues: Mapping[str, tuple[str, ...]], norm: Callable[[str], Any]) -> _Cues:
@@ -320,6 +391,24 @@ def _compile_cues(cues: Mapping[str, tuple[str, ...]], norm: Callable[[str], Any
     question = tuple(map(one, cues.get("question", ())))
     public = tuple(map(one, cues.get("public", ())))
     return _Cues(words("negation"), words("negation_breakers"), words("scope_breakers"), words("hedge"), question, owner, public)
+
+
+# Chinese keywords are scanned by this many regexes, each for the keywords starting with its share
+# of first characters. re tries a pattern's top-level alternatives one by one at every position
+# whose character may start a match; with hundreds of keywords that linear step dominates, and a
+# few smaller scans (each skipping to its own first characters in C) are several times faster.
+_ZH_SCAN_BINS = 6
+
+
+def _binned_scans(words: Iterable[str]) -> tuple[re.Pattern[str], ...]:
+    """Trie regexes over `words`, split by first character into bins of similar branch counts."""
+    by_first: dict[str, list[str]] = {}
+    for word in words:
+        by_first.setdefault(word[0], []).append(word)
+    bins: list[list[str]] = [[] for _ in range(_ZH_SCAN_BINS)]
+    for first in sorted(by_first, key=lambda char: (-len(by_first[char]), char)):
+        min(bins, key=len).extend(by_first[first])
+    return tuple(re.compile(_trie_pattern(group)) for group in bins if group)
 
 
 def _trie_pattern(words: Iterable[str]) -> str:
@@ -671,6 +760,8 @@ def _en_third_party(stems: list[str], start: int, end: int, owner: dict[str, str
         kind = owner.get(stems[j])
         if kind:
             return kind == "third"
+        if stems[j] in _SENTENCE_END:
+            break
     for j in range(end, min(end + _OWNER_AHEAD, len(stems))):
         if stems[j] in _PUNCT_TOKENS:
             break
@@ -686,21 +777,29 @@ def _en_third_party(stems: list[str], start: int, end: int, owner: dict[str, str
 
 def _zh_third_party(sentence: str, start: int, end: int, owner: dict[str, str]) -> bool:
     """Chinese counterpart of _en_third_party, on characters: the cue closest to the hit decides."""
-    before = sentence[max(start - _ZH_OWNER_BACK, 0) : start]
-    best, kind = -1, None
-    for cue, cue_kind in owner.items():
-        at = before.rfind(cue)
-        if at >= 0 and at + len(cue) > best:
-            best, kind = at + len(cue), cue_kind
+    pattern = _owner_pattern(owner)
+    kind = None
+    best = -1
+    for match in pattern.finditer(sentence, max(start - _ZH_OWNER_BACK, 0), start):
+        if match.end() > best:
+            best, kind = match.end(), owner[match.group()]
     if kind is None:
         after = _ZH_CLAUSE.match(sentence, end)
-        after = after.group()[:_ZH_OWNER_AHEAD] if after else ""
-        first = len(after)
-        for cue, cue_kind in owner.items():
-            at = after.find(cue)
-            if 0 <= at < first:
-                first, kind = at, cue_kind
+        if after:
+            match = pattern.search(after.group()[:_ZH_OWNER_AHEAD])
+            kind = owner[match.group()] if match else None
     return kind == "third"
+
+
+_OWNER_PATTERNS: dict[int, tuple[dict[str, str], re.Pattern[str]]] = {}
+
+
+def _owner_pattern(owner: dict[str, str]) -> re.Pattern[str]:
+    """One regex for a cue table (longest cue first at each position), compiled once per table."""
+    entry = _OWNER_PATTERNS.get(id(owner))
+    if entry is None or entry[0] is not owner:
+        entry = _OWNER_PATTERNS[id(owner)] = (owner, re.compile("|".join(map(re.escape, sorted(owner, key=len, reverse=True)))))
+    return entry[1]
 
 
 def _about_public_figure(sentence: str, cues: tuple[str, ...], pad: str) -> bool:
@@ -744,16 +843,36 @@ class _Tally:
         return all(keyword in weights.get(label, ()) and surface in evidence[label] for label, keyword, surface in parts)
 
 
-def _match_en(sentence: str, question: Callable[[list[str]], bool], compiled: _Compiled, tally: _Tally) -> None:
-    """Find English keywords in one sentence and keep those their context allows."""
-    tokens = _EN_TOKEN.findall(sentence)
+def _en_sentence(stems: list[str], at: int) -> tuple[int, int]:
+    """Token range of the sentence holding token `at` (its closing punctuation included)."""
+    start = at
+    while start > 0 and stems[start - 1] not in _SENTENCE_END:
+        start -= 1
+    end, n = at, len(stems)
+    while end < n and stems[end] not in _SENTENCE_END:
+        end += 1
+    return start, min(end + 1, n)
+
+
+def _match_en(norm: str, compiled: _Compiled, tally: _Tally) -> None:
+    """Find English keywords in a whole post and keep those their context allows. Keywords that
+    need no context are tallied at once; the rest are read within their sentence."""
+    tokens = _EN_POST_TOKEN.findall(norm)
     stems = _en_stems(tokens)
+    firsts, fast = compiled.en_firsts, compiled.en_fast
+    keys, exclude, n = compiled.en_keys, compiled.en_exclude, len(stems)
     hits: list[_Hit] = []
     excluded: list[tuple[int, int, int]] = []
-    keys, exclude, n = compiled.en_keys, compiled.en_exclude, len(stems)
-    firsts = compiled.en_firsts
+    done: set[str] = set()
     for i in [i for i, stem in enumerate(stems) if stem in firsts]:
         stem = stems[i]
+        if stem in done:
+            continue
+        key = fast.get(stem)
+        if key is not None:
+            tally.add(key, tokens[i])
+            done.add(stem)
+            continue
         for phrase, label in exclude.get(stem, ()):
             if tuple(stems[i : i + len(phrase)]) == phrase:
                 excluded.append((label, i, i + len(phrase)))
@@ -764,9 +883,14 @@ def _match_en(sentence: str, question: Callable[[list[str]], bool], compiled: _C
     if not hits:
         return
     cues = compiled.en_cues
+    sentences: dict[int, tuple[int, int, bool | None, bool | None]] = {}
     for hit in _keep(hits, excluded):
         blocks = compiled.blocks[hit.key.label]
-        if (hit.key.ask or "question" in blocks) and question(stems) != hit.key.ask:
+        if not blocks and not hit.key.ask:
+            tally.add(hit.key, hit.surface)
+            continue
+        s0, s1 = _en_sentence(stems, hit.start)
+        if (hit.key.ask or "question" in blocks) and _en_question(stems, s0, s1, compiled, sentences) != hit.key.ask:
             continue
         if "negated" in blocks and _negated(stems, hit.start, cues):
             continue
@@ -774,9 +898,17 @@ def _match_en(sentence: str, question: Callable[[list[str]], bool], compiled: _C
             continue
         if "third_party" in blocks and _en_third_party(stems, hit.start, hit.end, cues.owner):
             continue
-        if "public" in blocks and _about_public_figure(" " + " ".join(stems) + " ", cues.public, " "):
+        if "public" in blocks and _about_public_figure(" " + " ".join(stems[s0:s1]) + " ", cues.public, " "):
             continue
         tally.add(hit.key, hit.surface)
+
+
+def _en_question(stems: list[str], s0: int, s1: int, compiled: _Compiled, cache: dict[int, Any]) -> bool:
+    """Whether the sentence stems[s0:s1] asks or requests something, computed once per sentence."""
+    asked = cache.get(s0)
+    if asked is None:
+        asked = cache[s0] = "?" in stems[s0:s1] or _is_question("", stems[s0:s1], compiled)
+    return asked
 
 
 def _zh_clause_hits(tokens: list[str], compiled: _Compiled) -> tuple[list[_Hit], list[tuple[int, int, int]]]:
@@ -933,25 +1065,45 @@ def _match_zh(
             tally.add(hit.key, hit.surface)
 
 
+def _zh_scan(norm: str, scans: tuple[re.Pattern[str], ...]) -> list[tuple[int, str]]:
+    """(offset, longest keyword or exclusion) pairs in text order, from every bin's scan."""
+    found = [(match.start(), match.group()) for scan in scans for match in scan.finditer(norm)]
+    found.sort()
+    return found
+
+
 def tag_post(title: str, text: str, *, taxonomy: Taxonomy | None = None) -> Tags:
     """Tag one post (title and plain text) with topics, signals, language and evidence."""
     compiled = (taxonomy or _default_taxonomy())._compiled
     raw = f"{title}\n{text}" if title else text
-    norm = _normalise(raw)
+    norm = _normalise_post(raw)
     tally = _Tally()
     has_latin = bool(_LATIN.search(norm))
-    scan = compiled.zh_scan
-    zh_found = [(match.start(), match.group()) for match in scan.finditer(norm)] if scan else []
+    zh_found = _zh_scan(norm, compiled.zh_scans) if _CJK.search(norm) else []
     at = next_zh = 0
     zh_parts = compiled.zh_parts
+    if zh_found and compiled.segment is None:
+        _segmenter(compiled)
+    zh_fast, joins = compiled.zh_fast, compiled.joins
+    done: set[str] = set()
     for sentence in _SENTENCE_SPLIT.split(norm):
         offset, at = at, at + len(sentence)
         found: list[tuple[int, str]] = []
         while next_zh < len(zh_found) and zh_found[next_zh][0] < at:
             start, word = zh_found[next_zh]
+            next_zh += 1
+            if word in done:
+                continue
+            parts = zh_fast.get(word)
+            if parts is not None:
+                end = start + len(word)
+                if norm[max(start - 1, 0) : start + 1] not in joins and norm[end - 1 : end + 1] not in joins:
+                    for key, surface in parts:
+                        tally.add(key, surface)
+                    done.add(word)
+                    continue
             if not tally.has_all(zh_parts[word]):
                 found.append((start - offset, word))
-            next_zh += 1
         asked: list[bool] = []
 
         def question(stems: list[str], sentence: str = sentence, asked: list[bool] = asked) -> bool:
@@ -961,10 +1113,10 @@ def tag_post(title: str, text: str, *, taxonomy: Taxonomy | None = None) -> Tags
                 asked.append(_is_question(sentence, tokens, compiled))
             return asked[0]
 
-        if has_latin and _LATIN.search(sentence):
-            _match_en(sentence, question, compiled, tally)
         if found:
             _match_zh(sentence, found, question, compiled, tally)
+    if has_latin:
+        _match_en(norm, compiled, tally)
     for symbol, key in compiled.emoji:
         if symbol in norm:
             tally.add(key, symbol)
