@@ -214,6 +214,10 @@ def post_candidates(posts: Sequence[Post]) -> list[Candidate]:
     return out
 
 
+INTRO_LEADS = 5     # people per topic who may be introduced to someone
+INTRO_PARTNERS = 3  # recent posters on the topic each of them may be introduced to
+
+
 def introduce_candidates(posts: Sequence[Post]) -> list[Candidate]:
     """Pairs of people posting on one topic; an asker (offer_help) leads. Sensitive posters are left out."""
     sensitive = {p.person_id for p in posts if p.signal == "check_in"}
@@ -232,8 +236,13 @@ def introduce_candidates(posts: Sequence[Post]) -> list[Candidate]:
         askers = [pid for pid, ps in people.items() if any(p.signal == "offer_help" for p in ps)]
         if len(people) < 2:
             continue
-        for a in sorted(people, key=lambda pid: (pid not in askers, pid)):
-            for b in sorted(people):
+        # A few pairs per topic are all a digest can use: askers (or else the most recent
+        # posters) with the most recent others. All pairs would be quadratic in the roster.
+        recent = sorted(people, key=lambda pid: (-people[pid][0].published_at.timestamp(), pid))
+        order = {pid: i for i, pid in enumerate(recent)}
+        leads = sorted(askers, key=order.__getitem__)[:INTRO_LEADS] or recent[:INTRO_LEADS]
+        for a in sorted(leads, key=lambda pid: (pid not in askers, pid)):
+            for b in sorted(recent[:INTRO_PARTNERS + 1]):
                 pair = tuple(sorted((a, b)))
                 if a == b or (pair, topic) in seen:
                     continue

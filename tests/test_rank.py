@@ -156,3 +156,11 @@ def test_excerpt_and_named_things():
     assert clean_excerpt("", "Dawn surf at Manly. Waist-high, glassy.", "en") == "Dawn surf at Manly"
     assert named_things("", "Dawn surf at Manly with the Union Berlin crowd.") == ["Manly", "Union Berlin"]
     assert named_things("", "终于看到了北京人艺的《窝头会馆》", "zh") == ["《窝头会馆》"]
+
+
+def test_introductions_stay_few_however_large_the_roster():
+    posts = [post(f"p{i}", i, hours=i, topics=("tech",), signals=("offer_help",) if i < 8 else ())
+             for i in range(1, 301)]
+    cands = rank.introduce_candidates(posts)
+    assert 0 < len(cands) <= rank.INTRO_LEADS * (rank.INTRO_PARTNERS + 1)
+    assert {c.person_id for c in cands} <= set(range(1, 8))  # askers lead, most recent first
