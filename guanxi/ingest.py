@@ -47,11 +47,28 @@ class IngestSummary:
 def sync_roster(con, people: Iterable[PersonConfig], *, rsshub_base_url: str,
                 base_dir: str | None, say: Callable[[str], None],
                 options: SourceOptions | None = None) -> None:
-    """Bring the config's roster into the store (add or update; never delete)."""
+    """Bring the config's roster into the store (add or update; never delete).
+
+    Reads people and sources once and writes only what differs, so a roster of thousands
+    costs a few statements, not a few per person.
+    """
+    people = list(people)
+    known = {r[0]: r[1:] for r in con.execute(
+        "SELECT name, person_id, grp, aliases, email, cadence_days, language, notes FROM people").fetchall()}
     for p in people:
-        pid, _ = store.upsert_person(con, name=p.name, origin="config", grp=p.group,
-                                     aliases=p.aliases, email=p.email, cadence_days=p.cadence_days,
-                                     language=p.language, notes=p.notes)
+        want = (p.group, list(p.aliases), p.email, p.cadence_days, p.language, p.notes)
+        have = known.get(p.name)
+        # None in the config means "keep what is stored" (upsert_person coalesces it).
+        if have is None or any(w is not None and w != h for w, h in zip(want, have[1:])):
+            pid, _ = store.upsert_person(con, name=p.name, origin="config", grp=p.group,
+                                         aliases=p.aliases, email=p.email,
+                                         cadence_days=p.cadence_days, language=p.language,
+                                         notes=p.notes)
+            known[p.name] = (pid, *want)
+    have_sources = set(con.execute("SELECT person_id, spec FROM sources").fetchall())
+    new_sources = []
+    for p in people:
+        pid = known[p.name][0]
         for spec in p.feeds:
             try:
                 resolved = resolve_spec(spec, rsshub_base_url=rsshub_base_url, base_dir=base_dir,
@@ -60,8 +77,11 @@ def sync_roster(con, people: Iterable[PersonConfig], *, rsshub_base_url: str,
                 say(f"roster: {p.name}: {exc}")
                 continue
             # Credentials in a roster URL stay in the config: the store keeps the redacted form.
-            store.ensure_source(con, person_id=pid, kind=resolved.kind, spec=redact_url(spec),
-                                url=redact_url(resolved.url))
+            key = (pid, redact_url(spec))
+            if key not in have_sources:
+                have_sources.add(key)
+                new_sources.append([pid, resolved.kind, key[1], redact_url(resolved.url)])
+    store.bulk_insert(con, "sources", ["person_id", "kind", "spec", "url"], new_sources)
 
 
 def due_tasks(sources: Iterable[store.SourceRow], now: datetime) -> tuple[list[SourceTask], int]:
@@ -123,9 +143,14 @@ def _backoff(error_count: int, retry_after_s: float | None) -> timedelta:
     return delay
 
 
-def record_fetch(con, source: store.SourceRow, batch: Batch, now: datetime,
-                 say: Callable[[str], None]) -> None:
-    """Persist what a fetch taught us about its source (status, validators, redirects)."""
+FETCH_COLUMNS = ["source_id", "status", "last_error", "error_count", "next_attempt_at",
+                 "http_status", "last_fetched_at", "last_ok_at", "etag", "last_modified", "url",
+                 "redirect_seen", "title"]
+
+
+def fetch_outcome(source: store.SourceRow, batch: Batch, now: datetime,
+                  say: Callable[[str], None]) -> list:
+    """What a fetch taught us about its source, as a row of FETCH_COLUMNS (None: keep)."""
     if batch.status in ("ok", "not_modified"):
         new_url, seen = source.url, None
         if batch.permanent_redirect and batch.final_url and batch.final_url != source.url:
@@ -134,21 +159,29 @@ def record_fetch(con, source: store.SourceRow, batch: Batch, now: datetime,
                 say(f"source {source.source_id}: moved permanently to {new_url}; URL updated")
             else:
                 seen = batch.final_url
-        con.execute(
-            """UPDATE sources SET status = 'ok', last_error = NULL, error_count = 0,
-                   next_attempt_at = NULL, http_status = ?, last_fetched_at = ?, last_ok_at = ?,
-                   etag = coalesce(?, etag), last_modified = coalesce(?, last_modified),
-                   url = ?, redirect_seen = ?, title = coalesce(?, title)
-               WHERE source_id = ?""",
-            [batch.http_status, now, now, batch.meta.etag, batch.meta.last_modified, new_url,
-             seen, batch.meta.title, source.source_id])
-        return
+        return [source.source_id, "ok", None, 0, None, batch.http_status, now, now,
+                batch.meta.etag, batch.meta.last_modified, new_url, seen, batch.meta.title]
     count = source.error_count + 1
     next_at = None if batch.status == "gone" else now + _backoff(count, batch.retry_after_s)
-    con.execute(
-        """UPDATE sources SET status = ?, last_error = ?, error_count = ?, next_attempt_at = ?,
-               http_status = ?, last_fetched_at = ? WHERE source_id = ?""",
-        [batch.status, batch.error, count, next_at, batch.http_status, now, source.source_id])
+    return [source.source_id, batch.status, batch.error, count, next_at, batch.http_status, now,
+            None, None, None, source.url, source.redirect_seen, None]
+
+
+def record_fetches(con, outcomes: list[list]) -> None:
+    """Write every source's fetch outcome in one statement."""
+    if not outcomes:
+        return
+    with store.rows_view(con, "_fetched", FETCH_COLUMNS, outcomes):
+        con.execute("""
+            UPDATE sources SET status = f.status, last_error = f.last_error,
+                   error_count = f.error_count, next_attempt_at = f.next_attempt_at,
+                   http_status = f.http_status, last_fetched_at = f.last_fetched_at,
+                   last_ok_at = coalesce(f.last_ok_at, sources.last_ok_at),
+                   etag = coalesce(f.etag, sources.etag),
+                   last_modified = coalesce(f.last_modified, sources.last_modified),
+                   url = f.url, redirect_seen = f.redirect_seen,
+                   title = coalesce(f.title, sources.title)
+            FROM _fetched f WHERE sources.source_id = f.source_id""")
 
 
 SAME_TEXT_WINDOW = timedelta(days=3)  # the same words twice within this span are one post
@@ -322,8 +355,8 @@ def store_batches(config: Config, plan: IngestPlan, batches: dict[int, Batch], *
             summary.failures.append((src.person, src.url, batch.error or batch.status))
 
     with store.write_window(config.store_path, wait_s=config.store_wait_s, say=say) as con:
-        for sid, batch in batches.items():
-            record_fetch(con, plan.sources[sid], batch, now, say)
+        record_fetches(con, [fetch_outcome(plan.sources[sid], batch, now, say)
+                             for sid, batch in batches.items()])
         record_notes(con, notes, say)
         summary.posts_new, summary.posts_updated = save_posts(
             con, records, now, taxonomy=load_taxonomy(config.taxonomy_path))
