@@ -106,10 +106,15 @@ def bench_digest(cfg: Path) -> list[tuple[str, str]]:
 
     config = load_config(str(cfg))
     n_people = len(config.people)
-    start = time.perf_counter()
-    res = publish_digest(config, now=datetime(2026, 11, 22, 9, 0, tzinfo=timezone.utc))
-    elapsed = time.perf_counter() - start
-    return [(f"digest build + render, {n_people} people", f"{elapsed * 1000:.0f} ms ({len(res.digest.starters)} starters)")]
+    now = datetime(2026, 11, 22, 9, 0, tzinfo=timezone.utc)
+    times = []
+    for _ in range(2):  # the first call also pays for imports and template compilation
+        start = time.perf_counter()
+        res = publish_digest(config, now=now)
+        times.append(time.perf_counter() - start)
+    return [(f"digest build + render + write, {n_people} people",
+             f"{times[1] * 1000:.0f} ms ({times[0] * 1000:.0f} ms on first call; "
+             f"{len(res.digest.starters)} starters)")]
 
 
 def bench_queries(folder: Path, posts: int) -> list[tuple[str, str]]:
