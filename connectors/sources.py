@@ -155,8 +155,11 @@ def parse_in_worker(result: FetchResult) -> Batch:
 
     batch = batch_from_fetch(result)
     if batch.status == "ok" and _worker_taxonomy is not None:
-        batch.entries = [replace(e, tags=tag_post(e.title, e.text, taxonomy=_worker_taxonomy),
-                                 tagged_with=_worker_fingerprint) for e in batch.entries]
+        # The raw HTML has served its purpose (text and image are extracted): not sending it
+        # back halves what crosses between processes and what the run holds in memory.
+        batch.entries = [replace(e, html=None, tagged_with=_worker_fingerprint,
+                                 tags=tag_post(e.title, e.text, taxonomy=_worker_taxonomy))
+                         for e in batch.entries]
     return batch
 
 
