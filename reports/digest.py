@@ -60,6 +60,7 @@ class Starter:
     meeting: str | None = None              # "10:00 Weekly 1:1 with Tom" when you meet them today
     other_person_id: int | None = None
     favour_what: str | None = None          # favours: what they did for you
+    also_at: tuple[str, ...] = ()           # the same post's links on other platforms
 
 
 @dataclass(frozen=True, slots=True)
@@ -154,11 +155,12 @@ def day_window(day: date, tz: ZoneInfo, now: datetime, previous: datetime | None
 
 
 def _post(row) -> rank.Post:
-    (pid, person_id, url, title, text, published, lang, image, signals, topics, sig_ev, top_ev) = row
+    (pid, person_id, url, title, text, published, lang, image, signals, topics, sig_ev, top_ev,
+     also_at) = row
     evidence = {e["label"]: tuple(e["words"] or ()) for e in (sig_ev or []) + (top_ev or [])}
     return rank.Post(post_id=pid, person_id=person_id, url=url, title=title or "", text=text or "",
                      published_at=published, lang=lang, image=image, signals=tuple(signals or ()),
-                     topics=tuple(topics or ()), evidence=evidence)
+                     topics=tuple(topics or ()), evidence=evidence, also_at=tuple(also_at or ()))
 
 
 _POST_COLUMNS = """
@@ -166,7 +168,9 @@ _POST_COLUMNS = """
     (SELECT list(signal ORDER BY signal) FROM post_signals s WHERE s.post_id = p.post_id),
     (SELECT list(topic ORDER BY topic) FROM post_topics t WHERE t.post_id = p.post_id),
     (SELECT list({'label': signal, 'words': evidence}) FROM post_signals s WHERE s.post_id = p.post_id),
-    (SELECT list({'label': topic, 'words': evidence}) FROM post_topics t WHERE t.post_id = p.post_id)
+    (SELECT list({'label': topic, 'words': evidence}) FROM post_topics t WHERE t.post_id = p.post_id),
+    (SELECT list(DISTINCT l.url) FROM post_links l
+     WHERE l.post_id = p.post_id AND l.url IS NOT NULL AND l.url IS DISTINCT FROM p.url)
 """
 
 
@@ -294,6 +298,7 @@ def to_starter(r: rank.Ranked, people: dict[int, rank.PersonState], *, day: date
         score=r.score, reasons=r.reasons, evidence=dict(lead.evidence) if lead else {},
         kind=c.kind, section=r.section, subject=c.subject,
         post_ids=tuple(p.post_id for p in c.posts) if c.kind == "post" else (),
+        also_at=tuple(sorted(lead.also_at)) if lead and c.kind == "post" else (),
         related=tuple(RelatedPost(p.url, p.title, clean_excerpt(p.title, p.text, lang), p.published_at)
                       for p in c.posts[1:]) if c.kind == "post" else (),
         other_person=people[c.other_person_id].name if c.other_person_id in people else None,

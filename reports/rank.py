@@ -61,6 +61,7 @@ class Post:
     signals: tuple[str, ...] = ()
     topics: tuple[str, ...] = ()
     evidence: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    also_at: tuple[str, ...] = ()  # the same post seen on other platforms (post_links)
 
     @property
     def signal(self) -> str | None:

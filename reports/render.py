@@ -60,7 +60,7 @@ SECTION_STYLE: dict[str, SectionStyle] = {
 UI = {
     "en": dict(
         html_lang="en", brand="Guanxi", summary="{n} starters for {p} colleagues",
-        why="Why", open_post="Open post", image_alt="Image from {name}'s post",
+        why="Why", open_post="Open post", also_at="also here", image_alt="Image from {name}'s post",
         quiet_title="A quiet day", quiet_body="Nobody you follow posted anything new since the last "
         "digest. A good morning to message someone you have not heard from in a while.",
         health_title="Feeds needing attention", times="{n} times in a row",
@@ -68,7 +68,7 @@ UI = {
     ),
     "zh": dict(
         html_lang="zh-CN", brand="Guanxi 关系", summary="{p} 位同事，{n} 条话题",
-        why="理由", open_post="查看原帖", image_alt="{name} 的帖子配图",
+        why="理由", open_post="查看原帖", also_at="另见", image_alt="{name} 的帖子配图",
         quiet_title="今天很安静", quiet_body="自上次摘要以来，你关注的人没有发新内容。"
         "不妨主动问候一位好久没联系的同事。",
         health_title="需要留意的订阅源", times="连续 {n} 次",

@@ -89,3 +89,28 @@ def test_failing_feed_is_recorded_and_run_goes_on(tmp_path, server):
     con.close()
     assert errors[server.url("/broken")] == "fetch: HTTP 500 Internal Server Error"
     assert errors[server.url("/html")].startswith("parse:")
+
+
+def test_same_post_on_two_platforms_shows_both_links_in_the_digest(tmp_path, server):
+    from datetime import timedelta
+
+    from reports.publish import publish_digest
+
+    when = datetime.now(timezone.utc) - timedelta(hours=3)
+    stamp = when.strftime("%a, %d %b %Y %H:%M:%S +0000")
+
+    def feed(link):
+        return (f'<rss version="2.0"><channel><title>t</title><item><title>Promoted to director today</title>'
+                f"<link>{link}</link><guid>{link}</guid><pubDate>{stamp}</pubDate>"
+                "<description>Thrilled to share that I was promoted to director of the data platform.</description>"
+                "</item></channel></rss>")
+    server.routes["/blog"] = static(feed("https://blog.example/promoted"))
+    server.routes["/masto"] = static(feed("https://social.example/@li/1"))
+    cfg = write_config(tmp_path, people=people_block(server, "/blog", "/masto"))
+    config = load_config(str(cfg))
+    assert ingest(config, say=lambda m: None).posts_new == 1
+    res = publish_digest(config)
+    text = res.text_path.read_text(encoding="utf-8")
+    html = res.html_path.read_text(encoding="utf-8")
+    assert "https://blog.example/promoted" in text and "also here: https://social.example/@li/1" in text
+    assert 'href="https://social.example/@li/1"' in html
