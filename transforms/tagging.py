@@ -313,6 +313,23 @@ class _Compiled:
                 self.en_fast[first] = key
         for entries in self.en_keys.values():
             entries.sort(key=lambda entry: -len(entry[0]))
+        # Per first stem, its keywords and exclusions that can match given the next stem: most
+        # first stems (the, my, in, new) only start phrases, so one dict lookup on the next stem
+        # settles the common case of no match. Both lists keep the order above.
+        self.en_next: dict[str, tuple[dict[str, tuple[list, list]], tuple[list, list]]] = {}
+        for first in self.en_firsts:
+            entries, excluded = self.en_keys.get(first, []), self.en_exclude.get(first, [])
+            seconds = {phrase[1] for phrase, _ in (*entries, *excluded) if len(phrase) > 1}
+            self.en_next[first] = (
+                {
+                    second: (
+                        [entry for entry in entries if len(entry[0]) == 1 or entry[0][1] == second],
+                        [entry for entry in excluded if len(entry[0]) == 1 or entry[0][1] == second],
+                    )
+                    for second in seconds
+                },
+                ([entry for entry in entries if len(entry[0]) == 1], [entry for entry in excluded if len(entry[0]) == 1]),
+            )
         zh_all = [*self.zh_keys, *self.zh_exclude]
         self.zh_max_len = max(map(len, zh_all), default=0)
         # One C-level scan per post finds the longest keyword or exclusion at each leftmost
@@ -837,6 +854,12 @@ class _Tally:
         if surface not in seen:
             seen.append(surface)
 
+    def has(self, key: _Key, surface: str) -> bool:
+        """Whether this keyword and surface are already counted: context only ever blocks a hit, so
+        a repeat cannot change the result and needs no reading."""
+        weights = self.weights.get(key.label)
+        return weights is not None and key.keyword in weights and surface in self.evidence[key.label]
+
     def has_all(self, parts: tuple[tuple[int, str, str], ...]) -> bool:
         """Whether every (label, keyword, surface) is already counted, so a repeat adds nothing."""
         weights, evidence = self.weights, self.evidence
@@ -859,11 +882,11 @@ def _match_en(norm: str, compiled: _Compiled, tally: _Tally) -> None:
     need no context are tallied at once; the rest are read within their sentence."""
     tokens = _EN_POST_TOKEN.findall(norm)
     stems = _en_stems(tokens)
-    firsts, fast = compiled.en_firsts, compiled.en_fast
-    keys, exclude, n = compiled.en_keys, compiled.en_exclude, len(stems)
+    firsts, fast, lookup, n = compiled.en_firsts, compiled.en_fast, compiled.en_next, len(stems)
     hits: list[_Hit] = []
     excluded: list[tuple[int, int, int]] = []
     done: set[str] = set()
+    last = n - 1
     for i in [i for i, stem in enumerate(stems) if stem in firsts]:
         stem = stems[i]
         if stem in done:
@@ -873,10 +896,12 @@ def _match_en(norm: str, compiled: _Compiled, tally: _Tally) -> None:
             tally.add(key, tokens[i])
             done.add(stem)
             continue
-        for phrase, label in exclude.get(stem, ()):
+        by_next, alone = lookup[stem]
+        keys, exclude = (by_next.get(stems[i + 1]) or alone) if i < last else alone
+        for phrase, label in exclude:
             if tuple(stems[i : i + len(phrase)]) == phrase:
                 excluded.append((label, i, i + len(phrase)))
-        for phrase, key in keys.get(stem, ()):
+        for phrase, key in keys:
             size = len(phrase)
             if size == 1 or (i + size <= n and tuple(stems[i : i + size]) == phrase):
                 hits.append(_Hit(key, i, i + size, " ".join(tokens[i : i + size])))
@@ -885,6 +910,8 @@ def _match_en(norm: str, compiled: _Compiled, tally: _Tally) -> None:
     cues = compiled.en_cues
     sentences: dict[int, tuple[int, int, bool | None, bool | None]] = {}
     for hit in _keep(hits, excluded):
+        if tally.has(hit.key, hit.surface):
+            continue
         blocks = compiled.blocks[hit.key.label]
         if not blocks and not hit.key.ask:
             tally.add(hit.key, hit.surface)
@@ -1013,14 +1040,11 @@ def _zh_char_hits(
     return hits, excluded
 
 
-def _match_zh(
-    sentence: str, found: list[tuple[int, str]], question: Callable[[list[str]], bool], compiled: _Compiled, tally: _Tally
-) -> None:
+def _match_zh(sentence: str, found: list[tuple[int, str]], has_latin: bool, compiled: _Compiled, tally: _Tally) -> None:
     """Check the Chinese keyword occurrences `found` in one sentence ((offset, longest match) pairs),
     asking jieba only about clauses where a word boundary is ambiguous."""
-    if compiled.segment is None:
-        _segmenter(compiled)
     cues = compiled.zh_cues
+    asked: bool | None = None  # whether the sentence asks something, computed when first needed
     pending = iter(found)
     at, word = next(pending)
     for clause in _ZH_CLAUSE.finditer(sentence):
@@ -1043,9 +1067,14 @@ def _match_zh(
             tokens, offsets = [], []
             hits, excluded = by_chars
         for hit in _keep(hits, excluded):
-            blocks = compiled.blocks[hit.key.label]
-            if (hit.key.ask or "question" in blocks) and question([]) != hit.key.ask:
+            if tally.has(hit.key, hit.surface):
                 continue
+            blocks = compiled.blocks[hit.key.label]
+            if hit.key.ask or "question" in blocks:
+                if asked is None:
+                    asked = _is_question(sentence, _en_stems(_EN_TOKEN.findall(sentence)) if has_latin else [], compiled)
+                if asked != hit.key.ask:
+                    continue
             if "negated" in blocks and (
                 _negated(tokens, hit.start, cues) if tokens
                 else _zh_scan_back(text, hit.start, _ZH_NEGATION_WINDOW, cues.negation, cues.scope_breakers, compiled.words)
@@ -1072,24 +1101,21 @@ def _zh_scan(norm: str, scans: tuple[re.Pattern[str], ...]) -> list[tuple[int, s
     return found
 
 
-def tag_post(title: str, text: str, *, taxonomy: Taxonomy | None = None) -> Tags:
-    """Tag one post (title and plain text) with topics, signals, language and evidence."""
-    compiled = (taxonomy or _default_taxonomy())._compiled
-    raw = f"{title}\n{text}" if title else text
-    norm = _normalise_post(raw)
-    tally = _Tally()
-    has_latin = bool(_LATIN.search(norm))
-    zh_found = _zh_scan(norm, compiled.zh_scans) if _CJK.search(norm) else []
-    at = next_zh = 0
-    zh_parts = compiled.zh_parts
-    if zh_found and compiled.segment is None:
+def _match_zh_post(norm: str, zh_found: list[tuple[int, str]], has_latin: bool, compiled: _Compiled, tally: _Tally) -> None:
+    """Tally the Chinese keyword occurrences `zh_found` of a whole post, sentence by sentence; matches
+    needing no context are counted at once, and repeats of what is already counted are skipped."""
+    if compiled.segment is None:
         _segmenter(compiled)
-    zh_fast, joins = compiled.zh_fast, compiled.joins
+    zh_parts, zh_fast, joins = compiled.zh_parts, compiled.zh_fast, compiled.joins
     done: set[str] = set()
+    at = next_zh = 0
+    total = len(zh_found)
     for sentence in _SENTENCE_SPLIT.split(norm):
         offset, at = at, at + len(sentence)
+        if zh_found[next_zh][0] >= at:
+            continue
         found: list[tuple[int, str]] = []
-        while next_zh < len(zh_found) and zh_found[next_zh][0] < at:
+        while next_zh < total and zh_found[next_zh][0] < at:
             start, word = zh_found[next_zh]
             next_zh += 1
             if word in done:
@@ -1104,17 +1130,22 @@ def tag_post(title: str, text: str, *, taxonomy: Taxonomy | None = None) -> Tags
                     continue
             if not tally.has_all(zh_parts[word]):
                 found.append((start - offset, word))
-        asked: list[bool] = []
-
-        def question(stems: list[str], sentence: str = sentence, asked: list[bool] = asked) -> bool:
-            # Computed at most once per sentence, and only when a keyword needs it.
-            if not asked:
-                tokens = stems or (_en_stems(_EN_TOKEN.findall(sentence)) if has_latin else [])
-                asked.append(_is_question(sentence, tokens, compiled))
-            return asked[0]
-
         if found:
-            _match_zh(sentence, found, question, compiled, tally)
+            _match_zh(sentence, found, has_latin, compiled, tally)
+        if next_zh == total:
+            break
+
+
+def tag_post(title: str, text: str, *, taxonomy: Taxonomy | None = None) -> Tags:
+    """Tag one post (title and plain text) with topics, signals, language and evidence."""
+    compiled = (taxonomy or _default_taxonomy())._compiled
+    raw = f"{title}\n{text}" if title else text
+    norm = _normalise_post(raw)
+    tally = _Tally()
+    has_latin = bool(_LATIN.search(norm))
+    zh_found = _zh_scan(norm, compiled.zh_scans) if _CJK.search(norm) else []
+    if zh_found:
+        _match_zh_post(norm, zh_found, has_latin, compiled, tally)
     if has_latin:
         _match_en(norm, compiled, tally)
     for symbol, key in compiled.emoji:
