@@ -337,6 +337,30 @@ def test_ambiguous_boundaries_still_go_through_jieba() -> None:
     assert "sports" in tags.topics
 
 
+def test_precomputed_boundary_traps_agree_with_the_dictionary_walk() -> None:
+    # The trap sets replace a walk over jieba's dictionary; both must call the same boundaries
+    # ambiguous, for every keyword placed between every pair of neighbours from real posts.
+    from transforms import tagging
+
+    taxonomy = load_taxonomy()
+    tag_post("", "被裁判罚下场", taxonomy=taxonomy)  # loads jieba and the traps
+    compiled = taxonomy._compiled
+    text = "".join(json.loads(line)["text"] for line in FIXTURES.read_text(encoding="utf-8").splitlines() if line.strip())
+    chars = sorted({char for char in text if "\u4e00" <= char <= "\u9fff"})[:400] + ["熊", "判", "店", "赛"]
+    checked = straddled = 0
+    for word in sorted(compiled.zh_keys)[::3]:
+        for i, before in enumerate(chars[::7]):
+            for after in chars[i % 5 :: 37]:
+                for left in (before, before * 2, ""):
+                    clause = f"{left}{word}{after}"
+                    start, end = len(left), len(left) + len(word)
+                    expected = tagging._ambiguous(clause, start, end, compiled.words)
+                    assert tagging._straddled(clause, start, end, compiled.words, compiled.traps[word]) == expected, (clause, word)
+                    checked += 1
+                    straddled += expected
+    assert checked > 1000 and 0 < straddled < checked
+
+
 def test_compound_words_still_match_their_keyword() -> None:
     assert "sports" in topics("公司篮球赛我们部门拿了冠军")
 

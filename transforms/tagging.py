@@ -376,14 +376,28 @@ class _Compiled:
                 self.zh_fast[word] = tuple((hit.key, hit.surface) for hit in _keep(hits, []))
         self.words: Mapping[str, int] = {}  # jieba's dictionary once loaded, for boundary checks
         self.joins: frozenset[str] = frozenset()  # character pairs found inside its words
+        # Per keyword, the dictionary words that would straddle its boundaries (see _boundary_traps),
+        # and how many taxonomy words jieba held when they were computed.
+        self.traps: dict[str, tuple[frozenset[str], frozenset[str]]] = {}
+        self.traps_at = -1
         # Only multi-character words go into jieba: boosting single characters such as 猫 would
         # split real words like 熊猫 apart.
         self.zh_dictionary = tuple(word for word in zh_all if len(word) > 1)
         self.en_cues = _compile_cues(context.get("en", {}), _en_phrase)
         self.zh_cues = _compile_cues(context.get("zh", {}), _zh_phrase)
+        # Any negation or hedge cue (or scope breaker) at all before a hit: when there is none, which
+        # is most of the time, the character-by-character scan back has nothing to find.
+        self.zh_negation_cue = _any_of(self.zh_cues.negation | self.zh_cues.scope_breakers)
+        self.zh_hedge_cue = _any_of(self.zh_cues.hedge | self.zh_cues.scope_breakers)
         self.segment: Callable[[str], list[str]] | None = None
         # Per jieba word, the keywords found inside it; bounded by the language's vocabulary.
         self.affixes: dict[str, tuple[tuple[str, _Key], ...]] = {}
+
+
+def _any_of(words: Iterable[str]) -> re.Pattern[str]:
+    """A regex finding any of `words` (one that never matches when there are none)."""
+    words = sorted(words, key=lambda word: (-len(word), word))
+    return re.compile("|".join(map(re.escape, words)) if words else r"(?!)")
 
 
 def _may_overlap(keyword: str, other: str) -> bool:
@@ -712,6 +726,10 @@ def _segmenter(compiled: _Compiled) -> Callable[[str], list[str]]:
                 _JIEBA.add_word(word)
                 _JIEBA_WORDS.add(word)
         tokenizer = _JIEBA
+        # Another taxonomy's words may have joined the dictionary since the traps were computed.
+        if compiled.traps_at != len(_JIEBA_WORDS):
+            compiled.traps = _boundary_traps(compiled.zh_keys, tokenizer.FREQ)
+            compiled.traps_at = len(_JIEBA_WORDS)
 
     compiled.words = tokenizer.FREQ
     compiled.joins = _word_bigrams(tokenizer)
@@ -970,6 +988,52 @@ def _affix_keys(token: str, keys: Mapping[str, list[_Key]]) -> tuple[tuple[str, 
     return tuple((part, key) for part in sorted(parts) for key in keys.get(part, ()))
 
 
+def _boundary_traps(keywords: Iterable[str], words: Mapping[str, int]) -> dict[str, tuple[frozenset[str], frozenset[str]]]:
+    """For each keyword, the texts just before it (left) and just after it (right) that complete a
+    dictionary word straddling its start or end, as _ambiguous defines straddling; words that
+    straddle both ends are few and short, and are looked up directly. One pass over the dictionary."""
+    heads: dict[str, list[str]] = {}  # w[:k] -> keywords w; a word ending in it straddles w's start
+    tails: dict[str, list[str]] = {}  # w[j:] -> keywords w; a word starting with it straddles w's end
+    for word in keywords:
+        size = len(word)
+        for k in range(1, min(size, _ZH_WORD_REACH - 1) + 1):
+            if k < size or size == 1:
+                heads.setdefault(word[:k], []).append(word)
+        for j in range(0 if size == 1 else 1, size):
+            if size - j < _ZH_WORD_REACH:
+                tails.setdefault(word[j:], []).append(word)
+    left: dict[str, set[str]] = {}
+    right: dict[str, set[str]] = {}
+    for candidate, freq in words.items():
+        if not freq or not 1 < len(candidate) <= _ZH_WORD_REACH:
+            continue
+        for p in range(1, len(candidate)):
+            for word in heads.get(candidate[p:], ()):
+                left.setdefault(word, set()).add(candidate[:p])
+            for word in tails.get(candidate[:p], ()):
+                right.setdefault(word, set()).add(candidate[p:])
+    return {word: (frozenset(left.get(word, ())), frozenset(right.get(word, ()))) for word in keywords}
+
+
+def _straddled(text: str, start: int, end: int, words: Mapping[str, int], traps: tuple[frozenset[str], frozenset[str]]) -> bool:
+    """_ambiguous through the keyword's precomputed traps: a few set lookups instead of a walk."""
+    left, right = traps
+    for k in range(1, min(start, _ZH_WORD_REACH - 1) + 1):
+        if text[start - k : start] in left:
+            return True
+    n = len(text)
+    for k in range(1, min(n - end, _ZH_WORD_REACH - 1) + 1):
+        if text[end : end + k] in right:
+            return True
+    # Words covering the whole keyword and more on both sides (at most _ZH_WORD_REACH characters).
+    size = end - start
+    for before in range(1, min(start, _ZH_WORD_REACH - 1 - size) + 1):
+        for after in range(1, min(n - end, _ZH_WORD_REACH - size - before) + 1):
+            if words.get(text[start - before : end + after]):
+                return True
+    return False
+
+
 def _ambiguous(text: str, start: int, end: int, words: Mapping[str, int]) -> bool:
     """Whether a dictionary word straddles a boundary of text[start:end], so that jieba might cut it
     differently (被裁|判 -> 被/裁判, 熊|猫 -> 熊猫). A longer word that merely extends a keyword of two
@@ -1003,10 +1067,15 @@ def _inside_word(text: str, start: int, end: int, words: Mapping[str, int]) -> b
     return False
 
 
-def _zh_scan_back(text: str, start: int, window: int, cues: frozenset[str], stops: frozenset[str], words: Mapping[str, int]) -> bool:
+def _zh_scan_back(
+    text: str, start: int, window: int, cues: frozenset[str], stops: frozenset[str], words: Mapping[str, int], any_cue: re.Pattern[str]
+) -> bool:
     """Character-level _scan_back: the nearest standalone cue or scope breaker within `window`
-    characters before `start` decides (the longest one ending at each position: 不是, not 是)."""
+    characters before `start` decides (the longest one ending at each position: 不是, not 是).
+    `any_cue` finds any cue or breaker: without one in reach there is nothing to scan."""
     longest = _ZH_CUE_LEN
+    if not any_cue.search(text, max(max(start - window, 0) + 1 - longest, 0), start):
+        return False
     for end in range(start, max(start - window, 0), -1):
         for size in range(min(longest, end), 0, -1):
             word = text[end - size : end]
@@ -1024,6 +1093,7 @@ def _zh_char_hits(
     hits: list[_Hit] = []
     excluded: list[tuple[int, int, int]] = []
     keys, exclude, inside, words, joins = compiled.zh_keys, compiled.zh_exclude, compiled.zh_inside, compiled.words, compiled.joins
+    traps = compiled.traps
     for at, longest in found:
         for offset, word in inside[longest]:
             start = at + offset
@@ -1032,7 +1102,7 @@ def _zh_char_hits(
             if (
                 matched
                 and (clause[start - 1 : start + 1] in joins or clause[end - 1 : end + 1] in joins)
-                and _ambiguous(clause, start, end, words)
+                and _straddled(clause, start, end, words, traps[word])
             ):
                 return None
             hits.extend(_Hit(key, start, end, word) for key in matched)
@@ -1077,12 +1147,12 @@ def _match_zh(sentence: str, found: list[tuple[int, str]], has_latin: bool, comp
                     continue
             if "negated" in blocks and (
                 _negated(tokens, hit.start, cues) if tokens
-                else _zh_scan_back(text, hit.start, _ZH_NEGATION_WINDOW, cues.negation, cues.scope_breakers, compiled.words)
+                else _zh_scan_back(text, hit.start, _ZH_NEGATION_WINDOW, cues.negation, cues.scope_breakers, compiled.words, compiled.zh_negation_cue)
             ):
                 continue
             if "hedged" in blocks and (
                 _hedged(tokens, hit.start, cues) if tokens
-                else _zh_scan_back(text, hit.start, _ZH_HEDGE_WINDOW, cues.hedge, cues.scope_breakers, compiled.words)
+                else _zh_scan_back(text, hit.start, _ZH_HEDGE_WINDOW, cues.hedge, cues.scope_breakers, compiled.words, compiled.zh_hedge_cue)
             ):
                 continue
             if "public" in blocks and _about_public_figure(sentence, cues.public, ""):
@@ -1104,7 +1174,7 @@ def _zh_scan(norm: str, scans: tuple[re.Pattern[str], ...]) -> list[tuple[int, s
 def _match_zh_post(norm: str, zh_found: list[tuple[int, str]], has_latin: bool, compiled: _Compiled, tally: _Tally) -> None:
     """Tally the Chinese keyword occurrences `zh_found` of a whole post, sentence by sentence; matches
     needing no context are counted at once, and repeats of what is already counted are skipped."""
-    if compiled.segment is None:
+    if compiled.segment is None or compiled.traps_at != len(_JIEBA_WORDS):
         _segmenter(compiled)
     zh_parts, zh_fast, joins = compiled.zh_parts, compiled.zh_fast, compiled.joins
     done: set[str] = set()
