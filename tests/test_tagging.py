@@ -361,6 +361,19 @@ def test_precomputed_boundary_traps_agree_with_the_dictionary_walk() -> None:
     assert checked > 1000 and 0 < straddled < checked
 
 
+def test_segmenter_cuts_exactly_like_jieba() -> None:
+    # The tagger's own walk of jieba's DAG must give jieba's words for every clause it may meet.
+    from transforms import tagging
+
+    taxonomy = load_taxonomy()
+    tag_post("", "被裁判罚下场", taxonomy=taxonomy)
+    segment = taxonomy._compiled.segment
+    texts = [json.loads(line)["text"] for path in (FIXTURES, FIXTURES_2, FIXTURES_H, FIXTURES_B) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    texts += ["拿到了Google的offer!!", "3.5km跑完 #打卡", "a b\r\nc 中 文", "被裁判罚下场", "熊猫和猫", "", "。。。", "ab12中c"]
+    for text in texts:
+        assert segment(text) == tagging._JIEBA.lcut(text, HMM=False), text
+
+
 def test_compound_words_still_match_their_keyword() -> None:
     assert "sports" in topics("公司篮球赛我们部门拿了冠军")
 

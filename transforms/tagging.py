@@ -19,6 +19,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import sys
 import threading
 import tomllib
 import unicodedata
@@ -26,6 +27,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import cache
 from itertools import accumulate
+from math import log
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -734,11 +736,77 @@ def _segmenter(compiled: _Compiled) -> Callable[[str], list[str]]:
     compiled.words = tokenizer.FREQ
     compiled.joins = _word_bigrams(tokenizer)
 
-    def segment(clause: str) -> list[str]:
-        # HMM guesses unknown words; keywords are all in the dictionary, so it only costs time.
-        return tokenizer.lcut(clause, HMM=False)
-
+    # HMM guesses unknown words; keywords are all in the dictionary, so it only costs time.
+    segment = _cut_without_hmm(tokenizer)
     compiled.segment = segment
+    return segment
+
+
+def _cut_without_hmm(tokenizer: Any) -> Callable[[str], list[str]]:
+    """tokenizer.lcut(text, HMM=False), word for word, in one pass per block: jieba builds a dict
+    DAG and takes a logarithm per candidate word and call; here each word's score is computed once
+    (for the dictionary's current total) and the DAG is walked in place."""
+    jieba = sys.modules[type(tokenizer).__module__]
+    han, skip, eng = jieba.re_han_default, jieba.re_skip_default, jieba.re_eng
+    freq = tokenizer.FREQ
+    scores: dict[str, float] = {}
+    total = [0]  # the dictionary total the scores were computed for
+
+    def cut_block(text: str, out: list[str]) -> None:
+        if total[0] != tokenizer.total:  # words were added: jieba's scores changed too
+            scores.clear()
+            total[0] = tokenizer.total
+        logtotal = log(tokenizer.total)
+        n = len(text)
+        best_score = [0.0] * (n + 1)
+        best_end = [0] * (n + 1)
+        for k in range(n - 1, -1, -1):
+            top, top_x = 0.0, -1
+            i, frag = k, text[k]
+            while i < n and frag in freq:
+                if freq[frag]:
+                    score = scores.get(frag)
+                    if score is None:
+                        score = scores[frag] = log(freq[frag]) - logtotal
+                    score += best_score[i + 1]
+                    if top_x < 0 or score >= top:
+                        top, top_x = score, i
+                i += 1
+                frag = text[k : i + 1]
+            if top_x < 0:  # no dictionary word starts here: the character alone
+                char = text[k]
+                top, top_x = log(freq.get(char) or 1) - logtotal + best_score[k + 1], k
+            best_score[k], best_end[k] = top, top_x
+        x, buf = 0, ""
+        while x < n:
+            y = best_end[x] + 1
+            word = text[x:y]
+            if y - x == 1 and eng.match(word):
+                buf += word
+            else:
+                if buf:
+                    out.append(buf)
+                    buf = ""
+                out.append(word)
+            x = y
+        if buf:
+            out.append(buf)
+
+    def segment(clause: str) -> list[str]:
+        out: list[str] = []
+        for block in han.split(clause):
+            if not block:
+                continue
+            if han.match(block):
+                cut_block(block, out)
+            else:
+                for part in skip.split(block):
+                    if skip.match(part):
+                        out.append(part)
+                    else:
+                        out.extend(part)
+        return out
+
     return segment
 
 
@@ -843,15 +911,22 @@ def _about_public_figure(sentence: str, cues: tuple[str, ...], pad: str) -> bool
     return any(f"{pad}{cue}{pad}" in sentence for cue in cues)
 
 
+def _hit_order(hit: _Hit) -> tuple[int, int]:
+    """Hits in text order, the longer first where two start together."""
+    return hit.start, hit.start - hit.end
+
+
 def _keep(hits: list[_Hit], excluded: list[tuple[int, int, int]]) -> list[_Hit]:
     """Drop hits covered by one of their label's exclusions or by a longer hit of the same label."""
+    if len(hits) == 1 and not excluded:
+        return hits
     kept: list[_Hit] = []
     covered: dict[int, int] = {}
-    for hit in sorted(hits, key=lambda h: (h.start, h.start - h.end)):
+    for hit in sorted(hits, key=_hit_order) if len(hits) > 1 else hits:
         label = hit.key.label
         if hit.start < covered.get(label, -1):
             continue
-        if any(lab == label and s < hit.end and hit.start < e for lab, s, e in excluded):
+        if excluded and any(lab == label and s < hit.end and hit.start < e for lab, s, e in excluded):
             continue
         covered[label] = hit.end
         kept.append(hit)
