@@ -23,6 +23,7 @@ import sys
 import threading
 import tomllib
 import unicodedata
+from bisect import bisect_right
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import cache
@@ -387,6 +388,8 @@ class _Compiled:
         self.zh_dictionary = tuple(word for word in zh_all if len(word) > 1)
         self.en_cues = _compile_cues(context.get("en", {}), _en_phrase)
         self.zh_cues = _compile_cues(context.get("zh", {}), _zh_phrase)
+        # Whether every English request cue has a Latin letter, so sentences without one need no stems.
+        self.en_question_latin = all(_LATIN.search(cue) for cue in self.en_cues.question)
         # Any negation or hedge cue (or scope breaker) at all before a hit: when there is none, which
         # is most of the time, the character-by-character scan back has nothing to find.
         self.zh_negation_cue = _any_of(self.zh_cues.negation | self.zh_cues.scope_breakers)
@@ -1217,7 +1220,8 @@ def _match_zh(sentence: str, found: list[tuple[int, str]], has_latin: bool, comp
             blocks = compiled.blocks[hit.key.label]
             if hit.key.ask or "question" in blocks:
                 if asked is None:
-                    asked = _is_question(sentence, _en_stems(_EN_TOKEN.findall(sentence)) if has_latin else [], compiled)
+                    latin = has_latin and (not compiled.en_question_latin or _LATIN.search(sentence))
+                    asked = _is_question(sentence, _en_stems(_EN_TOKEN.findall(sentence)) if latin else [], compiled)
                 if asked != hit.key.ask:
                     continue
             if "negated" in blocks and (
@@ -1253,12 +1257,13 @@ def _match_zh_post(norm: str, zh_found: list[tuple[int, str]], has_latin: bool, 
         _segmenter(compiled)
     zh_parts, zh_fast, joins = compiled.zh_parts, compiled.zh_fast, compiled.joins
     done: set[str] = set()
-    at = next_zh = 0
-    total = len(zh_found)
-    for sentence in _SENTENCE_SPLIT.split(norm):
-        offset, at = at, at + len(sentence)
-        if zh_found[next_zh][0] >= at:
-            continue
+    # Sentence boundaries once, then only the sentences holding a match are cut out.
+    bounds = [match.start() for match in _SENTENCE_SPLIT.finditer(norm)]
+    next_zh, total, size = 0, len(zh_found), len(norm)
+    while next_zh < total:
+        k = bisect_right(bounds, zh_found[next_zh][0])
+        offset, at = bounds[k - 1] if k else 0, bounds[k] if k < len(bounds) else size
+        sentence = norm[offset:at]
         found: list[tuple[int, str]] = []
         while next_zh < total and zh_found[next_zh][0] < at:
             start, word = zh_found[next_zh]
@@ -1277,8 +1282,6 @@ def _match_zh_post(norm: str, zh_found: list[tuple[int, str]], has_latin: bool, 
                 found.append((start - offset, word))
         if found:
             _match_zh(sentence, found, has_latin, compiled, tally)
-        if next_zh == total:
-            break
 
 
 def tag_post(title: str, text: str, *, taxonomy: Taxonomy | None = None) -> Tags:
