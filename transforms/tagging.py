@@ -303,6 +303,7 @@ class _Compiled:
                 for symbol in label.emoji
             )
         self.en_firsts = frozenset(self.en_keys) | frozenset(self.en_exclude)
+        self.any_emoji = _any_of({symbol for symbol, _ in self.emoji})  # most posts have none of them
         # First stems whose every keyword is that one word, of a label read without context, and
         # inside no exclusion of its label: counted as soon as they are seen.
         self.en_fast: dict[str, _Key] = {}
@@ -348,6 +349,14 @@ class _Compiled:
                 if word[a:b] in self.zh_keys or word[a:b] in self.zh_exclude
             )
             for word in zh_all
+        }
+        # The same, ready for _zh_char_hits: (offset, length, word, its keywords, labels it excludes).
+        self.zh_plan: dict[str, tuple[tuple[int, int, str, tuple[_Key, ...], tuple[int, ...]], ...]] = {
+            word: tuple(
+                (offset, len(part), part, tuple(self.zh_keys.get(part, ())), tuple(self.zh_exclude.get(part, ())))
+                for offset, part in parts
+            )
+            for word, parts in self.zh_inside.items()
         }
         # Per scan match: (label, keyword, word) for each keyword inside it. Context only ever
         # blocks a hit and a keyword counts once per post, so once all of them are tallied another
@@ -1170,21 +1179,20 @@ def _zh_char_hits(
     jieba must decide the clause."""
     hits: list[_Hit] = []
     excluded: list[tuple[int, int, int]] = []
-    keys, exclude, inside, words, joins = compiled.zh_keys, compiled.zh_exclude, compiled.zh_inside, compiled.words, compiled.joins
-    traps = compiled.traps
+    plan, words, joins, traps = compiled.zh_plan, compiled.words, compiled.joins, compiled.traps
     for at, longest in found:
-        for offset, word in inside[longest]:
+        for offset, size, word, matched, labels in plan[longest]:
             start = at + offset
-            end = start + len(word)
-            matched = keys.get(word, ())
-            if (
-                matched
-                and (clause[start - 1 : start + 1] in joins or clause[end - 1 : end + 1] in joins)
-                and _straddled(clause, start, end, words, traps[word])
-            ):
-                return None
-            hits.extend(_Hit(key, start, end, word) for key in matched)
-            excluded.extend((label, start, end) for label in exclude.get(word, ()))
+            end = start + size
+            if matched:
+                if (clause[start - 1 : start + 1] in joins or clause[end - 1 : end + 1] in joins) and _straddled(
+                    clause, start, end, words, traps[word]
+                ):
+                    return None
+                for key in matched:
+                    hits.append(_Hit(key, start, end, word))
+            for label in labels:
+                excluded.append((label, start, end))
     return hits, excluded
 
 
@@ -1296,9 +1304,10 @@ def tag_post(title: str, text: str, *, taxonomy: Taxonomy | None = None) -> Tags
         _match_zh_post(norm, zh_found, has_latin, compiled, tally)
     if has_latin:
         _match_en(norm, compiled, tally)
-    for symbol, key in compiled.emoji:
-        if symbol in norm:
-            tally.add(key, symbol)
+    if compiled.any_emoji.search(norm):
+        for symbol, key in compiled.emoji:
+            if symbol in norm:
+                tally.add(key, symbol)
 
     fired = {
         label
