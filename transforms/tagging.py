@@ -23,7 +23,7 @@ import sys
 import threading
 import tomllib
 import unicodedata
-from bisect import bisect_right
+from bisect import bisect_left, bisect_right
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import cache
@@ -971,15 +971,11 @@ class _Tally:
         return all(keyword in weights.get(label, ()) and surface in evidence[label] for label, keyword, surface in parts)
 
 
-def _en_sentence(stems: list[str], at: int) -> tuple[int, int]:
-    """Token range of the sentence holding token `at` (its closing punctuation included)."""
-    start = at
-    while start > 0 and stems[start - 1] not in _SENTENCE_END:
-        start -= 1
-    end, n = at, len(stems)
-    while end < n and stems[end] not in _SENTENCE_END:
-        end += 1
-    return start, min(end + 1, n)
+def _en_sentence(ends: list[int], at: int, n: int) -> tuple[int, int]:
+    """Token range of the sentence holding token `at` (its closing punctuation included), given the
+    sorted indices of sentence-end tokens among the post's n tokens."""
+    k = bisect_left(ends, at)
+    return ends[k - 1] + 1 if k else 0, ends[k] + 1 if k < len(ends) else n
 
 
 def _match_en(norm: str, compiled: _Compiled, tally: _Tally) -> None:
@@ -1014,6 +1010,7 @@ def _match_en(norm: str, compiled: _Compiled, tally: _Tally) -> None:
         return
     cues = compiled.en_cues
     sentences: dict[int, tuple[int, int, bool | None, bool | None]] = {}
+    ends: list[int] | None = None
     for hit in _keep(hits, excluded):
         if tally.has(hit.key, hit.surface):
             continue
@@ -1021,7 +1018,9 @@ def _match_en(norm: str, compiled: _Compiled, tally: _Tally) -> None:
         if not blocks and not hit.key.ask:
             tally.add(hit.key, hit.surface)
             continue
-        s0, s1 = _en_sentence(stems, hit.start)
+        if ends is None:  # sentence ends, once per post and only when a hit needs its sentence
+            ends = [j for j, stem in enumerate(stems) if stem in _SENTENCE_END]
+        s0, s1 = _en_sentence(ends, hit.start, n)
         if (hit.key.ask or "question" in blocks) and _en_question(stems, s0, s1, compiled, sentences) != hit.key.ask:
             continue
         if "negated" in blocks and _negated(stems, hit.start, cues):
