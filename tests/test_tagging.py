@@ -359,6 +359,20 @@ def test_precomputed_boundary_traps_agree_with_the_dictionary_walk() -> None:
                     checked += 1
                     straddled += expected
     assert checked > 1000 and 0 < straddled < checked
+    # Dictionary words holding a short keyword strictly inside (篮球赛 around 球) straddle both ends.
+    inside = 0
+    for candidate, freq in compiled.words.items():
+        if not freq or not 3 <= len(candidate) <= 4:
+            continue
+        for start in range(1, len(candidate) - 1):
+            for size in (1, 2):
+                word = candidate[start : start + size]
+                if start + size < len(candidate) and word in compiled.traps:
+                    clause = f"{candidate}"
+                    expected = tagging._ambiguous(clause, start, start + size, compiled.words)
+                    assert tagging._straddled(clause, start, start + size, compiled.words, compiled.traps[word]) == expected, (clause, word)
+                    inside += 1
+    assert inside > 100
 
 
 def test_segmenter_cuts_exactly_like_jieba() -> None:
