@@ -337,6 +337,57 @@ def test_ambiguous_boundaries_still_go_through_jieba() -> None:
     assert "sports" in tags.topics
 
 
+def test_precomputed_boundary_traps_agree_with_the_dictionary_walk() -> None:
+    # The trap sets replace a walk over jieba's dictionary; both must call the same boundaries
+    # ambiguous, for every keyword placed between every pair of neighbours from real posts.
+    from transforms import tagging
+
+    taxonomy = load_taxonomy()
+    tag_post("", "被裁判罚下场", taxonomy=taxonomy)  # loads jieba and the traps
+    compiled = taxonomy._compiled
+    text = "".join(json.loads(line)["text"] for line in FIXTURES.read_text(encoding="utf-8").splitlines() if line.strip())
+    chars = sorted({char for char in text if "\u4e00" <= char <= "\u9fff"})[:400] + ["熊", "判", "店", "赛"]
+    checked = straddled = 0
+    for word in sorted(compiled.zh_keys)[::3]:
+        for i, before in enumerate(chars[::7]):
+            for after in chars[i % 5 :: 37]:
+                for left in (before, before * 2, ""):
+                    clause = f"{left}{word}{after}"
+                    start, end = len(left), len(left) + len(word)
+                    expected = tagging._ambiguous(clause, start, end, compiled.words)
+                    assert tagging._straddled(clause, start, end, compiled.words, compiled.traps[word]) == expected, (clause, word)
+                    checked += 1
+                    straddled += expected
+    assert checked > 1000 and 0 < straddled < checked
+    # Dictionary words holding a short keyword strictly inside (篮球赛 around 球) straddle both ends.
+    inside = 0
+    for candidate, freq in compiled.words.items():
+        if not freq or not 3 <= len(candidate) <= 4:
+            continue
+        for start in range(1, len(candidate) - 1):
+            for size in (1, 2):
+                word = candidate[start : start + size]
+                if start + size < len(candidate) and word in compiled.traps:
+                    clause = f"{candidate}"
+                    expected = tagging._ambiguous(clause, start, start + size, compiled.words)
+                    assert tagging._straddled(clause, start, start + size, compiled.words, compiled.traps[word]) == expected, (clause, word)
+                    inside += 1
+    assert inside > 100
+
+
+def test_segmenter_cuts_exactly_like_jieba() -> None:
+    # The tagger's own walk of jieba's DAG must give jieba's words for every clause it may meet.
+    from transforms import tagging
+
+    taxonomy = load_taxonomy()
+    tag_post("", "被裁判罚下场", taxonomy=taxonomy)
+    segment = taxonomy._compiled.segment
+    texts = [json.loads(line)["text"] for path in (FIXTURES, FIXTURES_2, FIXTURES_H, FIXTURES_B) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    texts += ["拿到了Google的offer!!", "3.5km跑完 #打卡", "a b\r\nc 中 文", "被裁判罚下场", "熊猫和猫", "", "。。。", "ab12中c"]
+    for text in texts:
+        assert segment(text) == tagging._JIEBA.lcut(text, HMM=False), text
+
+
 def test_compound_words_still_match_their_keyword() -> None:
     assert "sports" in topics("公司篮球赛我们部门拿了冠军")
 

@@ -19,13 +19,16 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import sys
 import threading
 import tomllib
 import unicodedata
+from bisect import bisect_left, bisect_right
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import cache
 from itertools import accumulate
+from math import log
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -300,6 +303,7 @@ class _Compiled:
                 for symbol in label.emoji
             )
         self.en_firsts = frozenset(self.en_keys) | frozenset(self.en_exclude)
+        self.any_emoji = _any_of({symbol for symbol, _ in self.emoji})  # most posts have none of them
         # First stems whose every keyword is that one word, of a label read without context, and
         # inside no exclusion of its label: counted as soon as they are seen.
         self.en_fast: dict[str, _Key] = {}
@@ -313,6 +317,23 @@ class _Compiled:
                 self.en_fast[first] = key
         for entries in self.en_keys.values():
             entries.sort(key=lambda entry: -len(entry[0]))
+        # Per first stem, its keywords and exclusions that can match given the next stem: most
+        # first stems (the, my, in, new) only start phrases, so one dict lookup on the next stem
+        # settles the common case of no match. Both lists keep the order above.
+        self.en_next: dict[str, tuple[dict[str, tuple[list, list]], tuple[list, list]]] = {}
+        for first in self.en_firsts:
+            entries, excluded = self.en_keys.get(first, []), self.en_exclude.get(first, [])
+            seconds = {phrase[1] for phrase, _ in (*entries, *excluded) if len(phrase) > 1}
+            self.en_next[first] = (
+                {
+                    second: (
+                        [entry for entry in entries if len(entry[0]) == 1 or entry[0][1] == second],
+                        [entry for entry in excluded if len(entry[0]) == 1 or entry[0][1] == second],
+                    )
+                    for second in seconds
+                },
+                ([entry for entry in entries if len(entry[0]) == 1], [entry for entry in excluded if len(entry[0]) == 1]),
+            )
         zh_all = [*self.zh_keys, *self.zh_exclude]
         self.zh_max_len = max(map(len, zh_all), default=0)
         # One C-level scan per post finds the longest keyword or exclusion at each leftmost
@@ -328,6 +349,14 @@ class _Compiled:
                 if word[a:b] in self.zh_keys or word[a:b] in self.zh_exclude
             )
             for word in zh_all
+        }
+        # The same, ready for _zh_char_hits: (offset, length, word, its keywords, labels it excludes).
+        self.zh_plan: dict[str, tuple[tuple[int, int, str, tuple[_Key, ...], tuple[int, ...]], ...]] = {
+            word: tuple(
+                (offset, len(part), part, tuple(self.zh_keys.get(part, ())), tuple(self.zh_exclude.get(part, ())))
+                for offset, part in parts
+            )
+            for word, parts in self.zh_inside.items()
         }
         # Per scan match: (label, keyword, word) for each keyword inside it. Context only ever
         # blocks a hit and a keyword counts once per post, so once all of them are tallied another
@@ -359,14 +388,30 @@ class _Compiled:
                 self.zh_fast[word] = tuple((hit.key, hit.surface) for hit in _keep(hits, []))
         self.words: Mapping[str, int] = {}  # jieba's dictionary once loaded, for boundary checks
         self.joins: frozenset[str] = frozenset()  # character pairs found inside its words
+        # Per keyword, the dictionary words that would straddle its boundaries (see _boundary_traps),
+        # and how many taxonomy words jieba held when they were computed.
+        self.traps: dict[str, tuple[frozenset[str], frozenset[str]]] = {}
+        self.traps_at = -1
         # Only multi-character words go into jieba: boosting single characters such as 猫 would
         # split real words like 熊猫 apart.
         self.zh_dictionary = tuple(word for word in zh_all if len(word) > 1)
         self.en_cues = _compile_cues(context.get("en", {}), _en_phrase)
         self.zh_cues = _compile_cues(context.get("zh", {}), _zh_phrase)
+        # Whether every English request cue has a Latin letter, so sentences without one need no stems.
+        self.en_question_latin = all(_LATIN.search(cue) for cue in self.en_cues.question)
+        # Any negation or hedge cue (or scope breaker) at all before a hit: when there is none, which
+        # is most of the time, the character-by-character scan back has nothing to find.
+        self.zh_negation_cue = _any_of(self.zh_cues.negation | self.zh_cues.scope_breakers)
+        self.zh_hedge_cue = _any_of(self.zh_cues.hedge | self.zh_cues.scope_breakers)
         self.segment: Callable[[str], list[str]] | None = None
         # Per jieba word, the keywords found inside it; bounded by the language's vocabulary.
         self.affixes: dict[str, tuple[tuple[str, _Key], ...]] = {}
+
+
+def _any_of(words: Iterable[str]) -> re.Pattern[str]:
+    """A regex finding any of `words` (one that never matches when there are none)."""
+    words = sorted(words, key=lambda word: (-len(word), word))
+    return re.compile("|".join(map(re.escape, words)) if words else r"(?!)")
 
 
 def _may_overlap(keyword: str, other: str) -> bool:
@@ -695,15 +740,85 @@ def _segmenter(compiled: _Compiled) -> Callable[[str], list[str]]:
                 _JIEBA.add_word(word)
                 _JIEBA_WORDS.add(word)
         tokenizer = _JIEBA
+        # Another taxonomy's words may have joined the dictionary since the traps were computed.
+        if compiled.traps_at != len(_JIEBA_WORDS):
+            compiled.traps = _boundary_traps(compiled.zh_keys, tokenizer.FREQ)
+            compiled.traps_at = len(_JIEBA_WORDS)
 
     compiled.words = tokenizer.FREQ
     compiled.joins = _word_bigrams(tokenizer)
 
-    def segment(clause: str) -> list[str]:
-        # HMM guesses unknown words; keywords are all in the dictionary, so it only costs time.
-        return tokenizer.lcut(clause, HMM=False)
-
+    # HMM guesses unknown words; keywords are all in the dictionary, so it only costs time.
+    segment = _cut_without_hmm(tokenizer)
     compiled.segment = segment
+    return segment
+
+
+def _cut_without_hmm(tokenizer: Any) -> Callable[[str], list[str]]:
+    """tokenizer.lcut(text, HMM=False), word for word, in one pass per block: jieba builds a dict
+    DAG and takes a logarithm per candidate word and call; here each word's score is computed once
+    (for the dictionary's current total) and the DAG is walked in place."""
+    jieba = sys.modules[type(tokenizer).__module__]
+    han, skip, eng = jieba.re_han_default, jieba.re_skip_default, jieba.re_eng
+    freq = tokenizer.FREQ
+    scores: dict[str, float] = {}
+    total = [0]  # the dictionary total the scores were computed for
+
+    def cut_block(text: str, out: list[str]) -> None:
+        if total[0] != tokenizer.total:  # words were added: jieba's scores changed too
+            scores.clear()
+            total[0] = tokenizer.total
+        logtotal = log(tokenizer.total)
+        n = len(text)
+        best_score = [0.0] * (n + 1)
+        best_end = [0] * (n + 1)
+        for k in range(n - 1, -1, -1):
+            top, top_x = 0.0, -1
+            i, frag = k, text[k]
+            while i < n and frag in freq:
+                if freq[frag]:
+                    score = scores.get(frag)
+                    if score is None:
+                        score = scores[frag] = log(freq[frag]) - logtotal
+                    score += best_score[i + 1]
+                    if top_x < 0 or score >= top:
+                        top, top_x = score, i
+                i += 1
+                frag = text[k : i + 1]
+            if top_x < 0:  # no dictionary word starts here: the character alone
+                char = text[k]
+                top, top_x = log(freq.get(char) or 1) - logtotal + best_score[k + 1], k
+            best_score[k], best_end[k] = top, top_x
+        x, buf = 0, ""
+        while x < n:
+            y = best_end[x] + 1
+            word = text[x:y]
+            if y - x == 1 and eng.match(word):
+                buf += word
+            else:
+                if buf:
+                    out.append(buf)
+                    buf = ""
+                out.append(word)
+            x = y
+        if buf:
+            out.append(buf)
+
+    def segment(clause: str) -> list[str]:
+        out: list[str] = []
+        for block in han.split(clause):
+            if not block:
+                continue
+            if han.match(block):
+                cut_block(block, out)
+            else:
+                for part in skip.split(block):
+                    if skip.match(part):
+                        out.append(part)
+                    else:
+                        out.extend(part)
+        return out
+
     return segment
 
 
@@ -808,15 +923,22 @@ def _about_public_figure(sentence: str, cues: tuple[str, ...], pad: str) -> bool
     return any(f"{pad}{cue}{pad}" in sentence for cue in cues)
 
 
+def _hit_order(hit: _Hit) -> tuple[int, int]:
+    """Hits in text order, the longer first where two start together."""
+    return hit.start, hit.start - hit.end
+
+
 def _keep(hits: list[_Hit], excluded: list[tuple[int, int, int]]) -> list[_Hit]:
     """Drop hits covered by one of their label's exclusions or by a longer hit of the same label."""
+    if len(hits) == 1 and not excluded:
+        return hits
     kept: list[_Hit] = []
     covered: dict[int, int] = {}
-    for hit in sorted(hits, key=lambda h: (h.start, h.start - h.end)):
+    for hit in sorted(hits, key=_hit_order) if len(hits) > 1 else hits:
         label = hit.key.label
         if hit.start < covered.get(label, -1):
             continue
-        if any(lab == label and s < hit.end and hit.start < e for lab, s, e in excluded):
+        if excluded and any(lab == label and s < hit.end and hit.start < e for lab, s, e in excluded):
             continue
         covered[label] = hit.end
         kept.append(hit)
@@ -837,21 +959,23 @@ class _Tally:
         if surface not in seen:
             seen.append(surface)
 
+    def has(self, key: _Key, surface: str) -> bool:
+        """Whether this keyword and surface are already counted: context only ever blocks a hit, so
+        a repeat cannot change the result and needs no reading."""
+        weights = self.weights.get(key.label)
+        return weights is not None and key.keyword in weights and surface in self.evidence[key.label]
+
     def has_all(self, parts: tuple[tuple[int, str, str], ...]) -> bool:
         """Whether every (label, keyword, surface) is already counted, so a repeat adds nothing."""
         weights, evidence = self.weights, self.evidence
         return all(keyword in weights.get(label, ()) and surface in evidence[label] for label, keyword, surface in parts)
 
 
-def _en_sentence(stems: list[str], at: int) -> tuple[int, int]:
-    """Token range of the sentence holding token `at` (its closing punctuation included)."""
-    start = at
-    while start > 0 and stems[start - 1] not in _SENTENCE_END:
-        start -= 1
-    end, n = at, len(stems)
-    while end < n and stems[end] not in _SENTENCE_END:
-        end += 1
-    return start, min(end + 1, n)
+def _en_sentence(ends: list[int], at: int, n: int) -> tuple[int, int]:
+    """Token range of the sentence holding token `at` (its closing punctuation included), given the
+    sorted indices of sentence-end tokens among the post's n tokens."""
+    k = bisect_left(ends, at)
+    return ends[k - 1] + 1 if k else 0, ends[k] + 1 if k < len(ends) else n
 
 
 def _match_en(norm: str, compiled: _Compiled, tally: _Tally) -> None:
@@ -859,11 +983,11 @@ def _match_en(norm: str, compiled: _Compiled, tally: _Tally) -> None:
     need no context are tallied at once; the rest are read within their sentence."""
     tokens = _EN_POST_TOKEN.findall(norm)
     stems = _en_stems(tokens)
-    firsts, fast = compiled.en_firsts, compiled.en_fast
-    keys, exclude, n = compiled.en_keys, compiled.en_exclude, len(stems)
+    firsts, fast, lookup, n = compiled.en_firsts, compiled.en_fast, compiled.en_next, len(stems)
     hits: list[_Hit] = []
     excluded: list[tuple[int, int, int]] = []
     done: set[str] = set()
+    last = n - 1
     for i in [i for i, stem in enumerate(stems) if stem in firsts]:
         stem = stems[i]
         if stem in done:
@@ -873,10 +997,12 @@ def _match_en(norm: str, compiled: _Compiled, tally: _Tally) -> None:
             tally.add(key, tokens[i])
             done.add(stem)
             continue
-        for phrase, label in exclude.get(stem, ()):
+        by_next, alone = lookup[stem]
+        keys, exclude = (by_next.get(stems[i + 1]) or alone) if i < last else alone
+        for phrase, label in exclude:
             if tuple(stems[i : i + len(phrase)]) == phrase:
                 excluded.append((label, i, i + len(phrase)))
-        for phrase, key in keys.get(stem, ()):
+        for phrase, key in keys:
             size = len(phrase)
             if size == 1 or (i + size <= n and tuple(stems[i : i + size]) == phrase):
                 hits.append(_Hit(key, i, i + size, " ".join(tokens[i : i + size])))
@@ -884,12 +1010,17 @@ def _match_en(norm: str, compiled: _Compiled, tally: _Tally) -> None:
         return
     cues = compiled.en_cues
     sentences: dict[int, tuple[int, int, bool | None, bool | None]] = {}
+    ends: list[int] | None = None
     for hit in _keep(hits, excluded):
+        if tally.has(hit.key, hit.surface):
+            continue
         blocks = compiled.blocks[hit.key.label]
         if not blocks and not hit.key.ask:
             tally.add(hit.key, hit.surface)
             continue
-        s0, s1 = _en_sentence(stems, hit.start)
+        if ends is None:  # sentence ends, once per post and only when a hit needs its sentence
+            ends = [j for j, stem in enumerate(stems) if stem in _SENTENCE_END]
+        s0, s1 = _en_sentence(ends, hit.start, n)
         if (hit.key.ask or "question" in blocks) and _en_question(stems, s0, s1, compiled, sentences) != hit.key.ask:
             continue
         if "negated" in blocks and _negated(stems, hit.start, cues):
@@ -943,6 +1074,52 @@ def _affix_keys(token: str, keys: Mapping[str, list[_Key]]) -> tuple[tuple[str, 
     return tuple((part, key) for part in sorted(parts) for key in keys.get(part, ()))
 
 
+def _boundary_traps(keywords: Iterable[str], words: Mapping[str, int]) -> dict[str, tuple[frozenset[str], frozenset[str]]]:
+    """For each keyword, the texts just before it (left) and just after it (right) that complete a
+    dictionary word straddling its start or end, as _ambiguous defines straddling; words that
+    straddle both ends are few and short, and are looked up directly. One pass over the dictionary."""
+    heads: dict[str, list[str]] = {}  # w[:k] -> keywords w; a word ending in it straddles w's start
+    tails: dict[str, list[str]] = {}  # w[j:] -> keywords w; a word starting with it straddles w's end
+    for word in keywords:
+        size = len(word)
+        for k in range(1, min(size, _ZH_WORD_REACH - 1) + 1):
+            if k < size or size == 1:
+                heads.setdefault(word[:k], []).append(word)
+        for j in range(0 if size == 1 else 1, size):
+            if size - j < _ZH_WORD_REACH:
+                tails.setdefault(word[j:], []).append(word)
+    left: dict[str, set[str]] = {}
+    right: dict[str, set[str]] = {}
+    for candidate, freq in words.items():
+        if not freq or not 1 < len(candidate) <= _ZH_WORD_REACH:
+            continue
+        for p in range(1, len(candidate)):
+            for word in heads.get(candidate[p:], ()):
+                left.setdefault(word, set()).add(candidate[:p])
+            for word in tails.get(candidate[:p], ()):
+                right.setdefault(word, set()).add(candidate[p:])
+    return {word: (frozenset(left.get(word, ())), frozenset(right.get(word, ()))) for word in keywords}
+
+
+def _straddled(text: str, start: int, end: int, words: Mapping[str, int], traps: tuple[frozenset[str], frozenset[str]]) -> bool:
+    """_ambiguous through the keyword's precomputed traps: a few set lookups instead of a walk."""
+    left, right = traps
+    for k in range(1, min(start, _ZH_WORD_REACH - 1) + 1):
+        if text[start - k : start] in left:
+            return True
+    n = len(text)
+    for k in range(1, min(n - end, _ZH_WORD_REACH - 1) + 1):
+        if text[end : end + k] in right:
+            return True
+    # Words covering the whole keyword and more on both sides (at most _ZH_WORD_REACH characters).
+    size = end - start
+    for before in range(1, min(start, _ZH_WORD_REACH - 1 - size) + 1):
+        for after in range(1, min(n - end, _ZH_WORD_REACH - size - before) + 1):
+            if words.get(text[start - before : end + after]):
+                return True
+    return False
+
+
 def _ambiguous(text: str, start: int, end: int, words: Mapping[str, int]) -> bool:
     """Whether a dictionary word straddles a boundary of text[start:end], so that jieba might cut it
     differently (被裁|判 -> 被/裁判, 熊|猫 -> 熊猫). A longer word that merely extends a keyword of two
@@ -976,10 +1153,15 @@ def _inside_word(text: str, start: int, end: int, words: Mapping[str, int]) -> b
     return False
 
 
-def _zh_scan_back(text: str, start: int, window: int, cues: frozenset[str], stops: frozenset[str], words: Mapping[str, int]) -> bool:
+def _zh_scan_back(
+    text: str, start: int, window: int, cues: frozenset[str], stops: frozenset[str], words: Mapping[str, int], any_cue: re.Pattern[str]
+) -> bool:
     """Character-level _scan_back: the nearest standalone cue or scope breaker within `window`
-    characters before `start` decides (the longest one ending at each position: 不是, not 是)."""
+    characters before `start` decides (the longest one ending at each position: 不是, not 是).
+    `any_cue` finds any cue or breaker: without one in reach there is nothing to scan."""
     longest = _ZH_CUE_LEN
+    if not any_cue.search(text, max(max(start - window, 0) + 1 - longest, 0), start):
+        return False
     for end in range(start, max(start - window, 0), -1):
         for size in range(min(longest, end), 0, -1):
             word = text[end - size : end]
@@ -996,31 +1178,28 @@ def _zh_char_hits(
     jieba must decide the clause."""
     hits: list[_Hit] = []
     excluded: list[tuple[int, int, int]] = []
-    keys, exclude, inside, words, joins = compiled.zh_keys, compiled.zh_exclude, compiled.zh_inside, compiled.words, compiled.joins
+    plan, words, joins, traps = compiled.zh_plan, compiled.words, compiled.joins, compiled.traps
     for at, longest in found:
-        for offset, word in inside[longest]:
+        for offset, size, word, matched, labels in plan[longest]:
             start = at + offset
-            end = start + len(word)
-            matched = keys.get(word, ())
-            if (
-                matched
-                and (clause[start - 1 : start + 1] in joins or clause[end - 1 : end + 1] in joins)
-                and _ambiguous(clause, start, end, words)
-            ):
-                return None
-            hits.extend(_Hit(key, start, end, word) for key in matched)
-            excluded.extend((label, start, end) for label in exclude.get(word, ()))
+            end = start + size
+            if matched:
+                if (clause[start - 1 : start + 1] in joins or clause[end - 1 : end + 1] in joins) and _straddled(
+                    clause, start, end, words, traps[word]
+                ):
+                    return None
+                for key in matched:
+                    hits.append(_Hit(key, start, end, word))
+            for label in labels:
+                excluded.append((label, start, end))
     return hits, excluded
 
 
-def _match_zh(
-    sentence: str, found: list[tuple[int, str]], question: Callable[[list[str]], bool], compiled: _Compiled, tally: _Tally
-) -> None:
+def _match_zh(sentence: str, found: list[tuple[int, str]], has_latin: bool, compiled: _Compiled, tally: _Tally) -> None:
     """Check the Chinese keyword occurrences `found` in one sentence ((offset, longest match) pairs),
     asking jieba only about clauses where a word boundary is ambiguous."""
-    if compiled.segment is None:
-        _segmenter(compiled)
     cues = compiled.zh_cues
+    asked: bool | None = None  # whether the sentence asks something, computed when first needed
     pending = iter(found)
     at, word = next(pending)
     for clause in _ZH_CLAUSE.finditer(sentence):
@@ -1043,17 +1222,23 @@ def _match_zh(
             tokens, offsets = [], []
             hits, excluded = by_chars
         for hit in _keep(hits, excluded):
-            blocks = compiled.blocks[hit.key.label]
-            if (hit.key.ask or "question" in blocks) and question([]) != hit.key.ask:
+            if tally.has(hit.key, hit.surface):
                 continue
+            blocks = compiled.blocks[hit.key.label]
+            if hit.key.ask or "question" in blocks:
+                if asked is None:
+                    latin = has_latin and (not compiled.en_question_latin or _LATIN.search(sentence))
+                    asked = _is_question(sentence, _en_stems(_EN_TOKEN.findall(sentence)) if latin else [], compiled)
+                if asked != hit.key.ask:
+                    continue
             if "negated" in blocks and (
                 _negated(tokens, hit.start, cues) if tokens
-                else _zh_scan_back(text, hit.start, _ZH_NEGATION_WINDOW, cues.negation, cues.scope_breakers, compiled.words)
+                else _zh_scan_back(text, hit.start, _ZH_NEGATION_WINDOW, cues.negation, cues.scope_breakers, compiled.words, compiled.zh_negation_cue)
             ):
                 continue
             if "hedged" in blocks and (
                 _hedged(tokens, hit.start, cues) if tokens
-                else _zh_scan_back(text, hit.start, _ZH_HEDGE_WINDOW, cues.hedge, cues.scope_breakers, compiled.words)
+                else _zh_scan_back(text, hit.start, _ZH_HEDGE_WINDOW, cues.hedge, cues.scope_breakers, compiled.words, compiled.zh_hedge_cue)
             ):
                 continue
             if "public" in blocks and _about_public_figure(sentence, cues.public, ""):
@@ -1072,24 +1257,22 @@ def _zh_scan(norm: str, scans: tuple[re.Pattern[str], ...]) -> list[tuple[int, s
     return found
 
 
-def tag_post(title: str, text: str, *, taxonomy: Taxonomy | None = None) -> Tags:
-    """Tag one post (title and plain text) with topics, signals, language and evidence."""
-    compiled = (taxonomy or _default_taxonomy())._compiled
-    raw = f"{title}\n{text}" if title else text
-    norm = _normalise_post(raw)
-    tally = _Tally()
-    has_latin = bool(_LATIN.search(norm))
-    zh_found = _zh_scan(norm, compiled.zh_scans) if _CJK.search(norm) else []
-    at = next_zh = 0
-    zh_parts = compiled.zh_parts
-    if zh_found and compiled.segment is None:
+def _match_zh_post(norm: str, zh_found: list[tuple[int, str]], has_latin: bool, compiled: _Compiled, tally: _Tally) -> None:
+    """Tally the Chinese keyword occurrences `zh_found` of a whole post, sentence by sentence; matches
+    needing no context are counted at once, and repeats of what is already counted are skipped."""
+    if compiled.segment is None or compiled.traps_at != len(_JIEBA_WORDS):
         _segmenter(compiled)
-    zh_fast, joins = compiled.zh_fast, compiled.joins
+    zh_parts, zh_fast, joins = compiled.zh_parts, compiled.zh_fast, compiled.joins
     done: set[str] = set()
-    for sentence in _SENTENCE_SPLIT.split(norm):
-        offset, at = at, at + len(sentence)
+    # Sentence boundaries once, then only the sentences holding a match are cut out.
+    bounds = [match.start() for match in _SENTENCE_SPLIT.finditer(norm)]
+    next_zh, total, size = 0, len(zh_found), len(norm)
+    while next_zh < total:
+        k = bisect_right(bounds, zh_found[next_zh][0])
+        offset, at = bounds[k - 1] if k else 0, bounds[k] if k < len(bounds) else size
+        sentence = norm[offset:at]
         found: list[tuple[int, str]] = []
-        while next_zh < len(zh_found) and zh_found[next_zh][0] < at:
+        while next_zh < total and zh_found[next_zh][0] < at:
             start, word = zh_found[next_zh]
             next_zh += 1
             if word in done:
@@ -1104,22 +1287,26 @@ def tag_post(title: str, text: str, *, taxonomy: Taxonomy | None = None) -> Tags
                     continue
             if not tally.has_all(zh_parts[word]):
                 found.append((start - offset, word))
-        asked: list[bool] = []
-
-        def question(stems: list[str], sentence: str = sentence, asked: list[bool] = asked) -> bool:
-            # Computed at most once per sentence, and only when a keyword needs it.
-            if not asked:
-                tokens = stems or (_en_stems(_EN_TOKEN.findall(sentence)) if has_latin else [])
-                asked.append(_is_question(sentence, tokens, compiled))
-            return asked[0]
-
         if found:
-            _match_zh(sentence, found, question, compiled, tally)
+            _match_zh(sentence, found, has_latin, compiled, tally)
+
+
+def tag_post(title: str, text: str, *, taxonomy: Taxonomy | None = None) -> Tags:
+    """Tag one post (title and plain text) with topics, signals, language and evidence."""
+    compiled = (taxonomy or _default_taxonomy())._compiled
+    raw = f"{title}\n{text}" if title else text
+    norm = _normalise_post(raw)
+    tally = _Tally()
+    has_latin = bool(_LATIN.search(norm))
+    zh_found = _zh_scan(norm, compiled.zh_scans) if _CJK.search(norm) else []
+    if zh_found:
+        _match_zh_post(norm, zh_found, has_latin, compiled, tally)
     if has_latin:
         _match_en(norm, compiled, tally)
-    for symbol, key in compiled.emoji:
-        if symbol in norm:
-            tally.add(key, symbol)
+    if compiled.any_emoji.search(norm):
+        for symbol, key in compiled.emoji:
+            if symbol in norm:
+                tally.add(key, symbol)
 
     fired = {
         label
