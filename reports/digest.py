@@ -163,15 +163,26 @@ def _post(row) -> rank.Post:
                      topics=tuple(topics or ()), evidence=evidence, also_at=tuple(also_at or ()))
 
 
-_POST_COLUMNS = """
-    p.post_id, p.person_id, p.url, p.title, p.text, p.published_at, p.lang, p.image,
-    (SELECT list(signal ORDER BY signal) FROM post_signals s WHERE s.post_id = p.post_id),
-    (SELECT list(topic ORDER BY topic) FROM post_topics t WHERE t.post_id = p.post_id),
-    (SELECT list({'label': signal, 'words': evidence}) FROM post_signals s WHERE s.post_id = p.post_id),
-    (SELECT list({'label': topic, 'words': evidence}) FROM post_topics t WHERE t.post_id = p.post_id),
-    (SELECT list(DISTINCT l.url) FROM post_links l
-     WHERE l.post_id = p.post_id AND l.url IS NOT NULL AND l.url IS DISTINCT FROM p.url)
-"""
+def _select_posts(where: str, *, qualify: str = "", order: str = "") -> str:
+    """Posts matching `where`, each with its signals, topics, evidence and other links.
+
+    The tag and link lists are aggregated once for the selected posts and joined, rather than
+    looked up by a correlated subquery per post (20,000 posts in a window: 3 s -> a fraction).
+    """
+    return f"""
+    WITH w AS (SELECT * FROM posts p WHERE {where} {qualify}),
+    s AS (SELECT post_id, list(signal ORDER BY signal) AS names,
+                 list({{'label': signal, 'words': evidence}}) AS ev
+          FROM post_signals WHERE post_id IN (SELECT post_id FROM w) GROUP BY post_id),
+    t AS (SELECT post_id, list(topic ORDER BY topic) AS names,
+                 list({{'label': topic, 'words': evidence}}) AS ev
+          FROM post_topics WHERE post_id IN (SELECT post_id FROM w) GROUP BY post_id),
+    l AS (SELECT l.post_id, list(DISTINCT l.url) AS urls FROM post_links l JOIN w USING (post_id)
+          WHERE l.url IS NOT NULL AND l.url IS DISTINCT FROM w.url GROUP BY l.post_id)
+    SELECT w.post_id, w.person_id, w.url, w.title, w.text, w.published_at, w.lang, w.image,
+           s.names, t.names, s.ev, t.ev, l.urls
+    FROM w LEFT JOIN s USING (post_id) LEFT JOIN t USING (post_id) LEFT JOIN l USING (post_id)
+    {order}"""
 
 
 def load_people(con, now: datetime) -> tuple[list[rank.PersonState], list[PersonKey]]:
@@ -180,11 +191,10 @@ def load_people(con, now: datetime) -> tuple[list[rank.PersonState], list[Person
         """SELECT person_id, name, language, cadence_days, aliases, email,
                   (SELECT max(happened_at) FROM contacts c WHERE c.person_id = pe.person_id AND c.happened_at <= ?)
            FROM people pe ORDER BY person_id""", [now]).fetchall()
-    last_posts = {r[1]: _post(r) for r in con.execute(
-        f"""SELECT {_POST_COLUMNS} FROM posts p
-            WHERE p.published_at <= ? AND NOT coalesce(p.is_repost, false)
-            QUALIFY row_number() OVER (PARTITION BY p.person_id ORDER BY p.published_at DESC, p.post_id) = 1""",
-        [now]).fetchall()}
+    last_posts = {r[1]: _post(r) for r in con.execute(_select_posts(
+        "p.published_at <= ? AND NOT coalesce(p.is_repost, false)",
+        qualify="QUALIFY row_number() OVER (PARTITION BY p.person_id "
+                "ORDER BY p.published_at DESC, p.post_id) = 1"), [now]).fetchall()}
     favours: dict[int, list[rank.Favour]] = {}
     for person_id, at, direction, what in con.execute(
             "SELECT person_id, happened_at, direction, what FROM favours WHERE happened_at <= ? "
@@ -216,10 +226,9 @@ def build_digest(con, *, day: date, tz_name: str, now: datetime, max_items: int 
         if subject:
             done_subjects.add(subject)
         done_posts.update(post_ids or ())
-    posts = [_post(r) for r in con.execute(
-        f"""SELECT {_POST_COLUMNS} FROM posts p
-            WHERE p.published_at >= ? AND p.published_at < ? AND NOT coalesce(p.is_repost, false)
-            ORDER BY p.published_at DESC""", [start, end]).fetchall()]
+    posts = [_post(r) for r in con.execute(_select_posts(
+        "p.published_at >= ? AND p.published_at < ? AND NOT coalesce(p.is_repost, false)",
+        order="ORDER BY w.published_at DESC, w.post_id"), [start, end]).fetchall()]
     posts = [p for p in posts if p.post_id not in done_posts and starter_id(p.post_id, day) not in done_ids]
     people, keys = load_people(con, now)
     people = rank.with_meetings(people, match_meetings(occurrences, keys))
