@@ -19,7 +19,7 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	sh scripts/ensure-chromium
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n auto  # one worker per core (2 on CI)
 
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks.run
