@@ -133,14 +133,12 @@ def cmd_search(args: argparse.Namespace) -> int:
 
 def cmd_people_list(args: argparse.Namespace) -> int:
     from guanxi import store
-    from guanxi.ingest import sync_roster
+    from guanxi.ingest import sync_config_roster
     from guanxi.roster import list_people
 
     config = _config(args)
     with store.write_window(config.store_path, wait_s=config.store_wait_s) as con:
-        sync_roster(con, config.people, rsshub_base_url=config.rsshub_base_url,
-                    base_dir=str(config.path.parent) if config.path else None, say=_say,
-                    options=config.source_options)
+        sync_config_roster(con, config, _say)
         people = list_people(con)
     if args.format == "json":
         print(json.dumps(people, default=str, ensure_ascii=False, indent=2))
@@ -180,14 +178,12 @@ def cmd_people_export_opml(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from guanxi import store
-    from guanxi.ingest import sync_roster
+    from guanxi.ingest import sync_config_roster
     from guanxi.roster import export_opml
 
     config = _config(args)
     with store.write_window(config.store_path, wait_s=config.store_wait_s) as con:  # the config's people count too
-        sync_roster(con, config.people, rsshub_base_url=config.rsshub_base_url,
-                    base_dir=str(config.path.parent) if config.path else None, say=_say,
-                    options=config.source_options)
+        sync_config_roster(con, config, _say)
         data = export_opml(con)
     if not args.file or args.file == "-":
         sys.stdout.write(data.decode("utf-8"))

@@ -84,6 +84,13 @@ def sync_roster(con, people: Iterable[PersonConfig], *, rsshub_base_url: str,
     store.bulk_insert(con, "sources", ["person_id", "kind", "spec", "url"], new_sources)
 
 
+def sync_config_roster(con, config: Config, say: Callable[[str], None]) -> None:
+    """sync_roster with everything it needs taken from the config."""
+    sync_roster(con, config.people, rsshub_base_url=config.rsshub_base_url,
+                base_dir=str(config.path.parent) if config.path else None, say=say,
+                options=config.source_options)
+
+
 def due_tasks(sources: Iterable[store.SourceRow], now: datetime) -> tuple[list[SourceTask], int]:
     """Sources to read now: not gone, and past their back-off time."""
     tasks, waiting = [], 0
@@ -292,10 +299,8 @@ def plan_ingest(config: Config, *, now: datetime | None = None,
                 say: Callable[[str], None] = lambda m: print(m, file=sys.stderr)) -> IngestPlan:
     """Sync the roster into the store and pick the due sources (one short write window)."""
     now = now or store.now_utc()
-    base_dir = str(config.path.parent) if config.path else None
     with store.write_window(config.store_path, wait_s=config.store_wait_s, say=say) as con:
-        sync_roster(con, config.people, rsshub_base_url=config.rsshub_base_url,
-                    base_dir=base_dir, say=say, options=config.source_options)
+        sync_config_roster(con, config, say)
         sources = {s.source_id: s for s in store.load_sources(con)}
     tasks, waiting = due_tasks(sources.values(), now)
     return IngestPlan(now, sources, restore_secrets(tasks, config), waiting)
