@@ -7,7 +7,7 @@ render. Everything here is plain data so ranking can be tested with a fixed cloc
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, time, timedelta, timezone
 from zoneinfo import ZoneInfo
 
@@ -185,13 +185,54 @@ def _select_posts(where: str, *, qualify: str = "", order: str = "") -> str:
     {order}"""
 
 
+def _select_ranking_facts(where: str, *, qualify: str = "", order: str = "") -> str:
+    """Posts matching `where` with only what ranking reads: `_post_facts` turns a row into a Post.
+
+    No text, evidence or links, and the time as a naive UTC timestamp: turning 20,000 posts'
+    evidence lists and zone-aware times into Python objects cost more than ranking them. The
+    main topic (most evidence words, ties alphabetical) is worked out here instead.
+    """
+    return f"""
+    WITH w AS (SELECT post_id, person_id, published_at FROM posts p WHERE {where} {qualify}),
+    s AS (SELECT post_id, list(signal ORDER BY signal) AS names
+          FROM post_signals WHERE post_id IN (SELECT post_id FROM w) GROUP BY post_id),
+    t AS (SELECT post_id, list(topic ORDER BY topic) AS names,
+                 first(topic ORDER BY coalesce(len(evidence), 0) DESC, topic) AS main
+          FROM post_topics WHERE post_id IN (SELECT post_id FROM w) GROUP BY post_id)
+    SELECT w.post_id, w.person_id, w.published_at AT TIME ZONE 'UTC', s.names, t.names, t.main
+    FROM w LEFT JOIN s USING (post_id) LEFT JOIN t USING (post_id)
+    {order}"""
+
+
+def _post_facts(row) -> rank.Post:
+    """A Post fit for ranking only (empty text); `_with_full_posts` swaps in the full ones."""
+    pid, person_id, published_utc, signals, topics, main_topic = row
+    return rank.Post(post_id=pid, person_id=person_id, url=None, title="", text="",
+                     published_at=published_utc.replace(tzinfo=timezone.utc),
+                     signals=tuple(signals or ()), topics=tuple(topics or ()), main_topic=main_topic)
+
+
+def _with_full_posts(con, ranked: Sequence[rank.Ranked]) -> list[rank.Ranked]:
+    """The chosen candidates with their posts read in full (text, evidence, links) for wording."""
+    ids = sorted({p.post_id for r in ranked for p in r.candidate.posts + r.candidate.other_posts})
+    full = {p.post_id: p for p in map(_post, con.execute(
+        _select_posts("p.post_id IN (SELECT unnest(?::VARCHAR[]))"), [ids]).fetchall())}
+
+    def fuller(posts: tuple[rank.Post, ...]) -> tuple[rank.Post, ...]:
+        return tuple(full[p.post_id] for p in posts)
+
+    return [replace(r, candidate=replace(r.candidate, posts=fuller(r.candidate.posts),
+                                         other_posts=fuller(r.candidate.other_posts)))
+            for r in ranked]
+
+
 def load_people(con, now: datetime) -> tuple[list[rank.PersonState], list[PersonKey]]:
-    """Each person's cadence, last contact, newest post and favour ledger, as of `now`."""
+    """Each person's cadence, last contact, newest post (ranking facts only) and favour ledger, as of `now`."""
     rows = con.execute(
         """SELECT person_id, name, language, cadence_days, aliases, email,
                   (SELECT max(happened_at) FROM contacts c WHERE c.person_id = pe.person_id AND c.happened_at <= ?)
            FROM people pe ORDER BY person_id""", [now]).fetchall()
-    last_posts = {r[1]: _post(r) for r in con.execute(_select_posts(
+    last_posts = {r[1]: _post_facts(r) for r in con.execute(_select_ranking_facts(
         "p.published_at <= ? AND NOT coalesce(p.is_repost, false)",
         qualify="QUALIFY row_number() OVER (PARTITION BY p.person_id "
                 "ORDER BY p.published_at DESC, p.post_id) = 1"), [now]).fetchall()}
@@ -226,17 +267,18 @@ def build_digest(con, *, day: date, tz_name: str, now: datetime, max_items: int 
         if subject:
             done_subjects.add(subject)
         done_posts.update(post_ids or ())
-    posts = [_post(r) for r in con.execute(_select_posts(
+    posts = [_post_facts(r) for r in con.execute(_select_ranking_facts(
         "p.published_at >= ? AND p.published_at < ? AND NOT coalesce(p.is_repost, false)",
         order="ORDER BY w.published_at DESC, w.post_id"), [start, end]).fetchall()]
-    posts = [p for p in posts if p.post_id not in done_posts and starter_id(p.post_id, day) not in done_ids]
+    if done_posts or done_ids:
+        posts = [p for p in posts if p.post_id not in done_posts and starter_id(p.post_id, day) not in done_ids]
     people, keys = load_people(con, now)
     people = rank.with_meetings(people, match_meetings(occurrences, keys))
     candidates = [c for c in rank.post_candidates(posts) + rank.person_candidates(people, now, posts)
                   + rank.introduce_candidates(posts)
                   if c.subject not in done_subjects]
-    ranked = rank.select(rank.rank(candidates, people, now, weights),
-                         max_items=max_items, max_per_person=max_per_person)
+    ranked = _with_full_posts(con, rank.select(rank.rank(candidates, people, now, weights),
+                                               max_items=max_items, max_per_person=max_per_person))
     by_id = {p.person_id: p for p in people}
     starters = []
     for r in ranked:
