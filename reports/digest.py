@@ -11,7 +11,7 @@ from dataclasses import dataclass, field, replace
 from datetime import date, datetime, time, timedelta, timezone
 from zoneinfo import ZoneInfo
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from connectors.calendar import CalendarError, Occurrence, PersonKey, match_meetings, occurrences_on, read_calendar
 from reports import rank
@@ -186,37 +186,54 @@ def _select_posts(where: str, *, qualify: str = "", order: str = "") -> str:
 
 
 def _select_ranking_facts(where: str, *, qualify: str = "", order: str = "") -> str:
-    """Posts matching `where` with only what ranking reads: `_post_facts` turns a row into a Post.
+    """Posts matching `where` with only what ranking reads: `_facts_reader` turns a row into a Post.
 
-    No text, evidence or links, and the time as a naive UTC timestamp: turning 20,000 posts'
-    evidence lists and zone-aware times into Python objects cost more than ranking them. The
-    main topic (most evidence words, ties alphabetical) is worked out here instead.
+    No text, evidence or links; the time as a naive UTC timestamp; the tag names joined into
+    one string. Turning 20,000 posts' evidence and tag lists and zone-aware times
+    into Python objects cost more than ranking them. The main topic (most evidence words, ties
+    alphabetical) is worked out here instead.
     """
     return f"""
     WITH w AS (SELECT post_id, person_id, published_at FROM posts p WHERE {where} {qualify}),
-    s AS (SELECT post_id, list(signal ORDER BY signal) AS names
+    s AS (SELECT post_id, string_agg(signal, chr(31)) AS names
           FROM post_signals WHERE post_id IN (SELECT post_id FROM w) GROUP BY post_id),
-    t AS (SELECT post_id, list(topic ORDER BY topic) AS names,
-                 first(topic ORDER BY coalesce(len(evidence), 0) DESC, topic) AS main
+    t AS (SELECT post_id, string_agg(topic, chr(31)) AS names,
+                 arg_min(topic, {{'words': -coalesce(len(evidence), 0), 'topic': topic}}) AS main
           FROM post_topics WHERE post_id IN (SELECT post_id FROM w) GROUP BY post_id)
     SELECT w.post_id, w.person_id, w.published_at AT TIME ZONE 'UTC', s.names, t.names, t.main
     FROM w LEFT JOIN s USING (post_id) LEFT JOIN t USING (post_id)
     {order}"""
 
 
-def _post_facts(row) -> rank.Post:
-    """A Post fit for ranking only (empty text); `_with_full_posts` swaps in the full ones."""
-    pid, person_id, published_utc, signals, topics, main_topic = row
-    return rank.Post(post_id=pid, person_id=person_id, url=None, title="", text="",
-                     published_at=published_utc.replace(tzinfo=timezone.utc),
-                     signals=tuple(signals or ()), topics=tuple(topics or ()), main_topic=main_topic)
+def _facts_reader() -> Callable[[tuple], rank.Post]:
+    """Turns `_select_ranking_facts` rows into Posts fit for ranking only (no text).
+
+    `_with_full_posts` swaps in the full ones. Posts with the same tags share one tuple, sorted
+    here once rather than in SQL for every post.
+    """
+    tag_tuples: dict[str | None, tuple[str, ...]] = {None: ()}
+
+    def tags(joined: str | None) -> tuple[str, ...]:
+        found = tag_tuples.get(joined)
+        if found is None:
+            found = tag_tuples[joined] = tuple(sorted(joined.split("\x1f")))
+        return found
+
+    def post(row: tuple) -> rank.Post:
+        pid, person_id, published_utc, signals, topics, main_topic = row
+        return rank.Post(pid, person_id, None, "", "", published_utc.replace(tzinfo=timezone.utc),
+                         signals=tags(signals), topics=tags(topics), main_topic=main_topic)
+
+    return post
 
 
 def _with_full_posts(con, ranked: Sequence[rank.Ranked]) -> list[rank.Ranked]:
     """The chosen candidates with their posts read in full (text, evidence, links) for wording."""
     ids = sorted({p.post_id for r in ranked for p in r.candidate.posts + r.candidate.other_posts})
+    # An IN list of parameters: DuckDB looks these up faster than a join with an unnested list.
+    in_list = ", ".join("?" * len(ids)) or "NULL"
     full = {p.post_id: p for p in map(_post, con.execute(
-        _select_posts("p.post_id IN (SELECT unnest(?::VARCHAR[]))"), [ids]).fetchall())}
+        _select_posts(f"p.post_id IN ({in_list})"), ids).fetchall())}
 
     def fuller(posts: tuple[rank.Post, ...]) -> tuple[rank.Post, ...]:
         return tuple(full[p.post_id] for p in posts)
@@ -232,7 +249,8 @@ def load_people(con, now: datetime) -> tuple[list[rank.PersonState], list[Person
         """SELECT person_id, name, language, cadence_days, aliases, email,
                   (SELECT max(happened_at) FROM contacts c WHERE c.person_id = pe.person_id AND c.happened_at <= ?)
            FROM people pe ORDER BY person_id""", [now]).fetchall()
-    last_posts = {r[1]: _post_facts(r) for r in con.execute(_select_ranking_facts(
+    post = _facts_reader()
+    last_posts = {r[1]: post(r) for r in con.execute(_select_ranking_facts(
         "p.published_at <= ? AND NOT coalesce(p.is_repost, false)",
         qualify="QUALIFY row_number() OVER (PARTITION BY p.person_id "
                 "ORDER BY p.published_at DESC, p.post_id) = 1"), [now]).fetchall()}
@@ -267,9 +285,9 @@ def build_digest(con, *, day: date, tz_name: str, now: datetime, max_items: int 
         if subject:
             done_subjects.add(subject)
         done_posts.update(post_ids or ())
-    posts = [_post_facts(r) for r in con.execute(_select_ranking_facts(
+    posts = [*map(_facts_reader(), con.execute(_select_ranking_facts(
         "p.published_at >= ? AND p.published_at < ? AND NOT coalesce(p.is_repost, false)",
-        order="ORDER BY w.published_at DESC, w.post_id"), [start, end]).fetchall()]
+        order="ORDER BY w.published_at DESC, w.post_id"), [start, end]).fetchall())]
     if done_posts or done_ids:
         posts = [p for p in posts if p.post_id not in done_posts and starter_id(p.post_id, day) not in done_ids]
     people, keys = load_people(con, now)

@@ -10,6 +10,7 @@ item) + person boost (meeting today, overdue against cadence, favour owed).
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
@@ -70,7 +71,8 @@ class Post:
 
     def __post_init__(self) -> None:
         # Worked out once: ranking 20,000 posts reads these about ten times per post.
-        object.__setattr__(self, "signal", next((s for s in SIGNAL_PRIORITY if s in self.signals), None))
+        if self.signals:
+            object.__setattr__(self, "signal", next((s for s in SIGNAL_PRIORITY if s in self.signals), None))
         if self.main_topic is None and self.topics:
             object.__setattr__(self, "main_topic",
                                min(self.topics, key=lambda t: (-len(self.evidence.get(t, ())), t)))
@@ -223,19 +225,20 @@ INTRO_PARTNERS = 3  # recent posters on the topic each of them may be introduced
 def introduce_candidates(posts: Sequence[Post]) -> list[Candidate]:
     """Pairs of people posting on one topic; an asker (offer_help) leads. Sensitive posters are left out."""
     sensitive = {p.person_id for p in posts if p.signal == "check_in"}
-    posts = [p for p in posts if p.person_id not in sensitive]
-    by_topic: dict[str, dict[int, list[Post]]] = {}
+    # topic -> person -> their posts on it, newest first; and who asked for help on it.
+    by_topic: defaultdict[str, defaultdict[int, list[Post]]] = defaultdict(lambda: defaultdict(list))
+    askers_on: defaultdict[str, set[int]] = defaultdict(set)
     for p in sorted(posts, key=lambda p: (p.published_at, p.post_id), reverse=True):
         if p.person_id in sensitive:
             continue
         for t in p.topics:
-            if t in PERSONAL_TOPICS:
-                continue
-            by_topic.setdefault(t, {}).setdefault(p.person_id, []).append(p)
+            if t not in PERSONAL_TOPICS:
+                by_topic[t][p.person_id].append(p)
+                if p.signal == "offer_help":
+                    askers_on[t].add(p.person_id)
     out, seen = [], set()
     for topic in sorted(by_topic):
-        people = by_topic[topic]
-        askers = [pid for pid, ps in people.items() if any(p.signal == "offer_help" for p in ps)]
+        people, askers = by_topic[topic], askers_on.get(topic, set())
         if len(people) < 2:
             continue
         # A few pairs per topic are all a digest can use: askers (or else the most recent
