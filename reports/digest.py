@@ -163,14 +163,14 @@ def _post(row) -> rank.Post:
                      topics=tuple(topics or ()), evidence=evidence, also_at=tuple(also_at or ()))
 
 
-def _select_posts(where: str, *, qualify: str = "", order: str = "") -> str:
+def _select_posts(where: str, *, order: str = "") -> str:
     """Posts matching `where`, each with its signals, topics, evidence and other links.
 
     The tag and link lists are aggregated once for the selected posts and joined, rather than
     looked up by a correlated subquery per post (20,000 posts in a window: 3 s -> a fraction).
     """
     return f"""
-    WITH w AS (SELECT * FROM posts p WHERE {where} {qualify}),
+    WITH w AS (SELECT * FROM posts p WHERE {where}),
     s AS (SELECT post_id, list(signal ORDER BY signal) AS names,
                  list({{'label': signal, 'words': evidence}}) AS ev
           FROM post_signals WHERE post_id IN (SELECT post_id FROM w) GROUP BY post_id),
@@ -185,7 +185,7 @@ def _select_posts(where: str, *, qualify: str = "", order: str = "") -> str:
     {order}"""
 
 
-def _select_ranking_facts(where: str, *, qualify: str = "", order: str = "") -> str:
+def _select_ranking_facts(where: str, *, order: str = "") -> str:
     """Posts matching `where` with only what ranking reads: `_facts_reader` turns a row into a Post.
 
     No text, evidence or links; the time as a naive UTC timestamp; the tag names joined into
@@ -194,7 +194,7 @@ def _select_ranking_facts(where: str, *, qualify: str = "", order: str = "") -> 
     alphabetical) is worked out here instead.
     """
     return f"""
-    WITH w AS (SELECT post_id, person_id, published_at FROM posts p WHERE {where} {qualify}),
+    WITH w AS (SELECT post_id, person_id, published_at FROM posts p WHERE {where}),
     s AS (SELECT post_id, string_agg(signal, chr(31)) AS names
           FROM post_signals WHERE post_id IN (SELECT post_id FROM w) GROUP BY post_id),
     t AS (SELECT post_id, string_agg(topic, chr(31)) AS names,
@@ -244,16 +244,20 @@ def _with_full_posts(con, ranked: Sequence[rank.Ranked]) -> list[rank.Ranked]:
 
 
 def load_people(con, now: datetime) -> tuple[list[rank.PersonState], list[PersonKey]]:
-    """Each person's cadence, last contact, newest post (ranking facts only) and favour ledger, as of `now`."""
+    """Each person's cadence, last contact, newest post and favour ledger, as of `now`.
+
+    Ranking reads only the newest post's time, so that is all it holds (no text or tags) until
+    `_with_full_posts` reads it in full for a "gone quiet" starter.
+    """
     rows = con.execute(
         """SELECT person_id, name, language, cadence_days, aliases, email,
                   (SELECT max(happened_at) FROM contacts c WHERE c.person_id = pe.person_id AND c.happened_at <= ?)
            FROM people pe ORDER BY person_id""", [now]).fetchall()
-    post = _facts_reader()
-    last_posts = {r[1]: post(r) for r in con.execute(_select_ranking_facts(
-        "p.published_at <= ? AND NOT coalesce(p.is_repost, false)",
-        qualify="QUALIFY row_number() OVER (PARTITION BY p.person_id "
-                "ORDER BY p.published_at DESC, p.post_id) = 1"), [now]).fetchall()}
+    last_posts = {p.person_id: p for p in map(_facts_reader(), con.execute(
+        """SELECT post_id, person_id, published_at AT TIME ZONE 'UTC', NULL, NULL, NULL FROM posts p
+           WHERE p.published_at <= ? AND NOT coalesce(p.is_repost, false)
+           QUALIFY row_number() OVER (PARTITION BY p.person_id ORDER BY p.published_at DESC, p.post_id) = 1""",
+        [now]).fetchall())}
     favours: dict[int, list[rank.Favour]] = {}
     for person_id, at, direction, what in con.execute(
             "SELECT person_id, happened_at, direction, what FROM favours WHERE happened_at <= ? "

@@ -57,9 +57,14 @@ def seeded_store(tmp_path_factory):
 
 
 def _full_posts_everywhere(monkeypatch):
-    """The plain way: every window post read in full, as the digest did before its slim query."""
+    """The plain way: every window post read in full, as the digest did before its slim query.
+
+    (Each person's newest post is still read by time only; `_with_full_posts` reads the chosen.)
+    """
+    slim_reader = digest._facts_reader
     monkeypatch.setattr(digest, "_select_ranking_facts", digest._select_posts)
-    monkeypatch.setattr(digest, "_facts_reader", lambda: digest._post)
+    monkeypatch.setattr(digest, "_facts_reader", lambda: lambda row: (
+        digest._post(row) if len(row) == 13 else slim_reader()(row)))
 
 
 def _build(path, **kw):
