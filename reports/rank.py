@@ -225,25 +225,25 @@ INTRO_PARTNERS = 3  # recent posters on the topic each of them may be introduced
 def introduce_candidates(posts: Sequence[Post]) -> list[Candidate]:
     """Pairs of people posting on one topic; an asker (offer_help) leads. Sensitive posters are left out."""
     sensitive = {p.person_id for p in posts if p.signal == "check_in"}
-    # topic -> person -> their posts on it, newest first; and who asked for help on it.
-    by_topic: defaultdict[str, defaultdict[int, list[Post]]] = defaultdict(lambda: defaultdict(list))
-    askers_on: defaultdict[str, set[int]] = defaultdict(set)
+    # topic -> person -> their newest post on it, and their newest ask for help on it.
+    newest: defaultdict[str, dict[int, Post]] = defaultdict(dict)
+    newest_ask: defaultdict[str, dict[int, Post]] = defaultdict(dict)
     for p in sorted(posts, key=lambda p: (p.published_at, p.post_id), reverse=True):
         if p.person_id in sensitive:
             continue
         for t in p.topics:
             if t not in PERSONAL_TOPICS:
-                by_topic[t][p.person_id].append(p)
+                newest[t].setdefault(p.person_id, p)
                 if p.signal == "offer_help":
-                    askers_on[t].add(p.person_id)
+                    newest_ask[t].setdefault(p.person_id, p)
     out, seen = [], set()
-    for topic in sorted(by_topic):
-        people, askers = by_topic[topic], askers_on.get(topic, set())
+    for topic in sorted(newest):
+        people, askers = newest[topic], newest_ask.get(topic, {})
         if len(people) < 2:
             continue
         # A few pairs per topic are all a digest can use: askers (or else the most recent
         # posters) with the most recent others. All pairs would be quadratic in the roster.
-        recent = sorted(people, key=lambda pid: (-people[pid][0].published_at.timestamp(), pid))
+        recent = sorted(people, key=lambda pid: (-people[pid].published_at.timestamp(), pid))
         order = {pid: i for i, pid in enumerate(recent)}
         leads = sorted(askers, key=order.__getitem__)[:INTRO_LEADS] or recent[:INTRO_LEADS]
         for a in sorted(leads, key=lambda pid: (pid not in askers, pid)):
@@ -252,10 +252,9 @@ def introduce_candidates(posts: Sequence[Post]) -> list[Candidate]:
                 if a == b or (pair, topic) in seen:
                     continue
                 seen.add((pair, topic))
-                a_posts = sorted(people[a], key=lambda p: p.signal != "offer_help")
                 out.append(Candidate(kind="introduce", person_id=a, other_person_id=b, topic=topic,
                                      subject=f"introduce:{pair[0]}:{pair[1]}:{topic}",
-                                     posts=tuple(a_posts[:1]), other_posts=tuple(people[b][:1]),
+                                     posts=(askers.get(a, people[a]),), other_posts=(people[b],),
                                      signal="offer_help" if a in askers else None))
     return out
 
