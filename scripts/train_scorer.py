@@ -31,7 +31,9 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from transforms.scorer import FORMAT, WEIGHTS, Feature, Scorer, feature_name, features, scorer_from_dict, weights_fingerprint  # noqa: E402
+from transforms.scorer import (  # noqa: E402
+    FORMAT, WEIGHTS, Feature, Scorer, _exclusions, evidence, feature_name, features, scorer_from_dict, weights_fingerprint,
+)
 from transforms.tagging import _normalise_post, load_taxonomy, tag_post  # noqa: E402
 
 FIXTURES = ROOT / "tests" / "fixtures"
@@ -46,9 +48,10 @@ class Config:
     """Everything that decides the weights besides the data."""
 
     seed: int = 20261201
-    epochs: int = 20
+    epochs: int = 10
     learning_rate: float = 0.4
     l2: float = 0.03
+    skip: float = 0.01  # a post whose error for a label is below this teaches that label nothing
     min_count: int = 2
     prune: float = 0.05  # weights smaller than this in magnitude are dropped
     digits: int = 3
@@ -83,10 +86,14 @@ def load_posts(paths: Iterable[Path]) -> list[dict[str, Any]]:
     return posts
 
 
+def post_norm(post: dict[str, Any]) -> str:
+    """A labelled post's text as tag_post normalises it."""
+    return _normalise_post(f"{post['title']}\n{post['text']}" if post.get("title") else post["text"])
+
+
 def post_features(post: dict[str, Any]) -> set[Feature]:
     """A labelled post's features, from the text tag_post would read."""
-    raw = f"{post['title']}\n{post['text']}" if post.get("title") else post["text"]
-    return features(_normalise_post(raw))
+    return features(post_norm(post))
 
 
 def model_labels() -> tuple[str, ...]:
@@ -116,7 +123,7 @@ def train(rows: Sequence[set[Feature]], ys: Sequence[tuple[int, ...]], size: int
     weights = [[0.0] * size for _ in vocab]
     squares = [[1e-8] * size for _ in vocab]
     bias, bias_squares = [0.0] * size, [1e-8] * size
-    rate, l2 = config.learning_rate, config.l2
+    rate, l2, skip = config.learning_rate, config.l2, config.skip
     order = list(range(len(rows)))
     rng = random.Random(config.seed)
     labels = range(size)
@@ -127,7 +134,7 @@ def train(rows: Sequence[set[Feature]], ys: Sequence[tuple[int, ...]], size: int
             z = list(map(sum, zip(bias, *(weights[i] for i in x)))) if x else list(bias)
             for k in labels:
                 g = 1.0 / (1.0 + exp(-max(min(z[k], 35.0), -35.0))) - y[k]
-                if -1e-3 < g < 1e-3:  # nothing left to learn from this post for this label
+                if -skip < g < skip:  # nothing left to learn from this post for this label
                     continue
                 bias_squares[k] += g * g
                 bias[k] -= rate * g / sqrt(bias_squares[k])
@@ -168,17 +175,39 @@ def folds_of(posts: Sequence[dict[str, Any]], k: int, seed: int) -> list[int]:
     return fold
 
 
-def out_of_fold(posts: Sequence[dict[str, Any]], rows: Sequence[set[Feature]], labels: Sequence[str], config: Config) -> list[dict[str, float]]:
-    """Each post's probabilities from a model trained on the other folds."""
+def out_of_fold(posts: Sequence[dict[str, Any]], rows: Sequence[set[Feature]], labels: Sequence[str], config: Config) -> tuple[list[dict[str, float]], list[set[str]]]:
+    """Each post's probabilities from a model trained on the other folds, and the labels that model
+    could not add to it whatever the threshold (see unsupported)."""
     fold = folds_of(posts, config.folds, config.seed)
     probs: list[dict[str, float]] = [{} for _ in posts]
+    vetoed: list[set[str]] = [set() for _ in posts]
+    lowest = min(config.topic_grid + config.signal_grid)
+    exclusions = _label_exclusions()
     for k in range(config.folds):
         train_at = [n for n in range(len(posts)) if fold[n] != k]
         scorer = fit([posts[n] for n in train_at], [rows[n] for n in train_at], labels, config)
         for n in range(len(posts)):
             if fold[n] == k:
                 probs[n] = scorer.probabilities(rows[n])
-    return probs
+                vetoed[n] = unsupported(scorer, rows[n], post_norm(posts[n]), {l for l, p in probs[n].items() if p >= lowest}, exclusions)
+    return probs, vetoed
+
+
+def _label_exclusions() -> dict[str, Any]:
+    """Each default label's exclusion pattern, by model label name."""
+    return {f"{label.kind}:{label.id}": _exclusions(label) for label in load_taxonomy().labels}
+
+
+def unsupported(scorer: Scorer, found: set[Feature], norm: str, candidates: Iterable[str], exclusions: dict[str, Any]) -> set[str]:
+    """Among `candidates`, the labels Bound.add would refuse in this post: one of its taxonomy
+    exclusions is there, or no strong content feature speaks for it."""
+    matched = found & scorer.vocabulary
+    refused = set()
+    for label in candidates:
+        pattern = exclusions.get(label)
+        if (pattern is not None and pattern.search(norm)) or not evidence(scorer, scorer.labels.index(label), matched & scorer.explainers, norm):
+            refused.add(label)
+    return refused
 
 
 class _Recorder:
@@ -210,13 +239,18 @@ def rule_outcomes(posts: Sequence[dict[str, Any]]) -> list[tuple[set[str], set[s
     return outcomes
 
 
-def combined(label: str, prob: float, threshold: float | None, fired: set[str], blocked: set[str]) -> bool:
-    """Whether the combination applies `label` (before check_in suppresses congratulate)."""
+def combined(label: str, prob: float, threshold: float | None, fired: set[str], vetoed: set[str]) -> bool:
+    """Whether the combination applies `label` (before check_in suppresses congratulate): the rules
+    fired it, or the model is confident and nothing vetoes it (see vetoes)."""
     if label in fired:
         return True
-    if threshold is None or prob < threshold:
-        return False
-    return not (label.startswith("signal:") and label in blocked)
+    return threshold is not None and prob >= threshold and label not in vetoed
+
+
+def vetoes(blocked: set[str], refused: set[str]) -> set[str]:
+    """Labels the model may not add to a post: signals the rules' context readers blocked, and
+    labels it could not support there (unsupported)."""
+    return {label for label in blocked if label.startswith("signal:")} | refused
 
 
 def _f1(tp: int, fp: int, fn: int) -> float:
@@ -226,14 +260,15 @@ def _f1(tp: int, fp: int, fn: int) -> float:
 def choose_thresholds(posts: Sequence[dict[str, Any]], probs: Sequence[dict[str, float]], outcomes: Sequence[tuple[set[str], set[str]]],
                       labels: Sequence[str], config: Config) -> tuple[dict[str, float | None], dict[str, Any]]:
     """Per label, the threshold whose combination with the rules scores the best F1 on these posts
-    (ties: the higher threshold), or None when no threshold beats the rules alone by min_gain."""
+    (ties: the higher threshold), or None when no threshold beats the rules alone by min_gain.
+    `outcomes` holds per post the labels the rules fired and those the model may not add."""
     thresholds: dict[str, float | None] = {}
     report: dict[str, Any] = {}
     for label, gold in zip(labels, zip(*(targets(post, labels) for post in posts))):
         def f1_at(threshold: float | None) -> float:
             counts = Counter()
-            for y, p, (fired, blocked) in zip(gold, probs, outcomes):
-                got = combined(label, p[label], threshold, fired, blocked)
+            for y, p, (fired, vetoed) in zip(gold, probs, outcomes):
+                got = combined(label, p[label], threshold, fired, vetoed)
                 counts["tp" if got and y else "fp" if got else "fn" if y else "tn"] += 1
             return _f1(counts["tp"], counts["fp"], counts["fn"])
 
@@ -254,9 +289,9 @@ def build(paths: Sequence[Path], config: Config = Config()) -> dict[str, Any]:
     posts = load_posts(paths)
     rows = [post_features(post) for post in posts]
     labels = model_labels()
-    probs = out_of_fold(posts, rows, labels, config)
+    probs, refused = out_of_fold(posts, rows, labels, config)
     chosen = [n for n, post in enumerate(posts) if post["set"].startswith(UNTUNED_PREFIX)] or list(range(len(posts)))
-    outcomes = rule_outcomes([posts[n] for n in chosen])
+    outcomes = [(fired, vetoes(blocked, refused[n])) for n, (fired, blocked) in zip(chosen, rule_outcomes([posts[n] for n in chosen]))]
     thresholds, report = choose_thresholds([posts[n] for n in chosen], [probs[n] for n in chosen], outcomes, labels, config)
     bias, weights = train(rows, [targets(post, labels) for post in posts], len(labels), config)
     return {

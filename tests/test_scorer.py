@@ -76,7 +76,7 @@ def test_emoji_and_hashtags_are_features() -> None:
 
 
 def test_only_the_opening_of_a_long_post_is_read() -> None:
-    long_post = "coffee " * 100 + "axolotl"
+    long_post = "coffee " * 30 + "axolotl"
     assert "coffe" in feats(long_post) and "axolotl" not in feats(long_post)
 
 
@@ -195,6 +195,19 @@ def test_check_in_still_suppresses_a_learned_congratulate() -> None:
     scorer = toy_scorer({"offer": [congratulate, 9.0]}, {"signal:congratulate": 0.6})
     tags = tag_post("", "Got the offer letter the day my father passed away.", taxonomy=with_scorer(scorer))
     assert "check_in" in tags.signals and "congratulate" not in tags.signals
+
+
+def test_taxonomy_exclusions_stop_the_model_too() -> None:
+    pets = label_index("topic:pets")
+    scorer = toy_scorer({"狗": [pets, 9.0], "dog": [pets, 9.0]}, {"topic:pets": 0.5})
+    taxonomy = with_scorer(scorer)
+    assert "pets" in tag_post("", "楼下的狗", taxonomy=taxonomy).topics
+    assert "pets" not in tag_post("", "这周加班累成狗。", taxonomy=taxonomy).topics  # exclude_zh 成狗
+    assert "pets" not in tag_post("", "Grabbed a hot dog at the stand.", taxonomy=taxonomy).topics  # exclude_en hot dog
+
+
+def test_chinese_posts_get_no_english_bias_feature() -> None:
+    assert "@en" not in feats("今天上班。") and "。" in feats("今天上班。")
 
 
 def test_a_label_without_threshold_is_never_added() -> None:

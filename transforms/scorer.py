@@ -34,7 +34,9 @@ from typing import Any, NamedTuple
 
 # The rules' own tokeniser and cached stemmer, so both read a post the same way.
 from transforms.tagging import _EN_POST_TOKEN as EN_POST_TOKEN
+from transforms.tagging import _LATIN
 from transforms.tagging import _en_stems as en_stems
+from transforms.tagging import _normalise
 
 __all__ = ["WEIGHTS", "Bound", "Scorer", "bind", "features", "load_scorer", "read_weights"]
 
@@ -42,13 +44,15 @@ WEIGHTS = Path(__file__).with_name("scorer.json.gz")
 FORMAT = 1
 # Marks evidence that comes from the model rather than from a taxonomy keyword.
 LEARNED_MARK = "~"
-# How many of the strongest features a learned label shows as evidence.
+# How many of the strongest features a learned label shows as evidence, and the weight one of
+# them must reach: a label that only a pile of weak features speaks for is not added.
 EVIDENCE_SIZE = 3
+MIN_EVIDENCE = 0.5
 
 # The model reads a post's first characters only: the posts it learnt from are this short, a
 # presence sum over a long post would drift, and the cost per post stays bounded (the rules read
 # all of it).
-MAX_CHARS = 200
+MAX_CHARS = 160
 _CJK_RUN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff]+")
 _HASHTAG = re.compile(r"#([^\s#]+)")
 _EMOJI = re.compile("[\u2600-\u27bf\u2b00-\u2bff\U0001f000-\U0001faff]")
@@ -70,7 +74,8 @@ def features(norm: str) -> set[Feature]:
     tokens = EN_POST_TOKEN.findall(norm)
     if tokens:
         stems = en_stems(tokens)
-        found.add(_ENGLISH)
+        if _LATIN.search(norm):
+            found.add(_ENGLISH)
         found.update(stems)
         found.update(zip(stems, stems[1:]))
     runs = _CJK_RUN.findall(norm)
@@ -109,20 +114,20 @@ class Scorer(NamedTuple):
     bias: tuple[float, ...]
     weights: Mapping[Feature, tuple[float, ...]]
     vocabulary: frozenset[Feature]
+    explainers: frozenset[Feature]  # the vocabulary's features that may be shown as evidence
     thresholds: tuple[float | None, ...]
     fingerprint: str
 
-    def logits(self, found: set[Feature]) -> list[float]:
-        """Per-label log-odds for a post's features: one C-level set intersection, then the
-        matched vectors summed column by column."""
-        matched = found & self.vocabulary
+    def logits(self, matched: set[Feature]) -> list[float]:
+        """Per-label log-odds from a post's features in the vocabulary: the matched vectors summed
+        column by column, in C."""
         if not matched:
             return list(self.bias)
         return list(map(sum, zip(self.bias, *map(self.weights.__getitem__, matched))))
 
     def probabilities(self, found: set[Feature]) -> dict[str, float]:
         """Per-label probabilities for a post's features (used by the trainer and the tests)."""
-        return {label: 1.0 / (1.0 + exp(-z)) for label, z in zip(self.labels, self.logits(found))}
+        return {label: 1.0 / (1.0 + exp(-z)) for label, z in zip(self.labels, self.logits(found & self.vocabulary))}
 
 
 def scorer_from_dict(data: Mapping[str, Any], fingerprint: str = "") -> Scorer:
@@ -139,7 +144,8 @@ def scorer_from_dict(data: Mapping[str, Any], fingerprint: str = "") -> Scorer:
             vector[flat[i]] = floats.setdefault(value, value)
         weights[_key(name)] = tuple(vector)
     thresholds = tuple(data["thresholds"].get(label) for label in labels)
-    return Scorer(labels, tuple(data["bias"]), weights, frozenset(weights), thresholds, fingerprint)
+    explainers = frozenset(feature for feature in weights if _explains(feature))
+    return Scorer(labels, tuple(data["bias"]), weights, frozenset(weights), explainers, thresholds, fingerprint)
 
 
 def read_weights(path: Path = WEIGHTS) -> dict[str, Any]:
@@ -166,20 +172,26 @@ class Bound(NamedTuple):
     """A scorer tied to one taxonomy: which model outputs feed which taxonomy labels."""
 
     scorer: Scorer
-    # (model output index, taxonomy label index, logit threshold, is a signal) per usable label.
-    plan: tuple[tuple[int, int, float, bool], ...]
+    # Per usable label: model output index, taxonomy label index, logit threshold, whether it is a
+    # signal, and the label's taxonomy exclusions as one pattern (None without any).
+    plan: tuple[tuple[int, int, float, bool, re.Pattern[str] | None], ...]
 
     def add(self, norm: str, fired: set[int], blocked: set[int]) -> dict[int, tuple[str, ...]]:
         """Labels (taxonomy indices) the model adds to what the rules `fired`, each with its
-        evidence. A signal the rules' context readers blocked in this post is never added."""
-        found = features(norm)
-        logits = self.scorer.logits(found)
+        evidence. A signal the rules' context readers blocked in this post is never added, nor a
+        label whose taxonomy exclusions appear in it ("累成狗" is not about pets)."""
+        scorer = self.scorer
+        matched = features(norm) & scorer.vocabulary
+        logits = scorer.logits(matched)
         added: dict[int, tuple[str, ...]] = {}
-        for out, at, threshold, signal in self.plan:
-            if logits[out] >= threshold and at not in fired and not (signal and at in blocked):
-                reasons = evidence(self.scorer, out, found, norm)
-                if reasons:  # a label no content word speaks for is not added
-                    added[at] = reasons
+        for out, at, threshold, signal, excluded in self.plan:
+            if logits[out] < threshold or at in fired or (signal and at in blocked):
+                continue
+            if excluded is not None and excluded.search(norm):
+                continue
+            reasons = evidence(scorer, out, matched & scorer.explainers, norm)
+            if reasons:  # a label no strong content word speaks for is not added
+                added[at] = reasons
         return added
 
 
@@ -193,8 +205,16 @@ def bind(scorer: Scorer, labels: Sequence[Any]) -> Bound | None:
         at = index.get(label_id)
         if threshold is None or at is None or labels[at].kind != kind:
             continue
-        plan.append((out, at, _logit(threshold), kind == "signal"))
+        plan.append((out, at, _logit(threshold), kind == "signal", _exclusions(labels[at])))
     return Bound(scorer, tuple(plan)) if plan else None
+
+
+def _exclusions(label: Any) -> re.Pattern[str] | None:
+    """One pattern for a label's exclude_en (whole words) and exclude_zh phrases, normalised as
+    posts are."""
+    english = [r"(?<![a-z0-9])" + re.escape(_normalise(word).strip()) + r"(?![a-z0-9])" for word in label.exclude_en]
+    chinese = [re.escape(_normalise(word).strip()) for word in label.exclude_zh]
+    return re.compile("|".join(english + chinese)) if english or chinese else None
 
 
 # Words too common to explain a label: they may carry weight, but are never shown as evidence.
@@ -218,23 +238,27 @@ def _explains(feature: Feature) -> bool:
     return not all(word in _PLAIN or len(word) < 3 for word in words)
 
 
-def evidence(scorer: Scorer, out: int, found: set[Feature], norm: str) -> tuple[str, ...]:
-    """The few features that pushed label `out` up most, as written in the post, marked '~'."""
+def evidence(scorer: Scorer, out: int, candidates: set[Feature], norm: str) -> tuple[str, ...]:
+    """The few features among `candidates` that pushed label `out` up most (each weighing at
+    least MIN_EVIDENCE), as written in the post, marked '~'."""
     weights = scorer.weights
-    ranked = sorted((-weights[f][out], feature_name(f)) for f in found & scorer.vocabulary if weights[f][out] > 0 and _explains(f))
-    return tuple(LEARNED_MARK + _surface(name, norm) for _, name in ranked[:EVIDENCE_SIZE])
+    ranked = sorted((-weights[f][out], feature_name(f)) for f in candidates if weights[f][out] >= MIN_EVIDENCE)
+    names = [name for _, name in ranked[:EVIDENCE_SIZE]]
+    return tuple(LEARNED_MARK + surface for surface in _surfaces(names, norm[:MAX_CHARS]))
 
 
-def _surface(name: str, norm: str) -> str:
-    """How a feature appears in the post: English stems are shown as the first word (or word
-    pair) with that stem; everything else is already what the post says."""
-    if not name or not ("a" <= name[0] <= "z" or name[0].isdigit()):
-        return name
-    tokens = EN_POST_TOKEN.findall(norm)
-    stems = en_stems(tokens)
-    wanted = name.split(" ")
-    size = len(wanted)
-    for i in range(len(stems) - size + 1):
-        if stems[i : i + size] == wanted:
-            return " ".join(tokens[i : i + size])
-    return name
+def _surfaces(names: list[str], norm: str) -> list[str]:
+    """How features appear in the post: an English stem (or stem pair) is shown as the first word
+    (or word pair) with that stem; everything else is already what the post says."""
+    stems: list[str] | None = None
+    shown = []
+    for name in names:
+        if "a" <= name[0] <= "z" or name[0].isdigit():
+            if stems is None:
+                tokens = EN_POST_TOKEN.findall(norm)
+                stems = en_stems(tokens)
+            wanted = name.split(" ")
+            size = len(wanted)
+            name = next((" ".join(tokens[i : i + size]) for i in range(len(stems) - size + 1) if stems[i : i + size] == wanted), name)
+        shown.append(name)
+    return shown
