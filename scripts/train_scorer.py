@@ -324,7 +324,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         print(f"  {label:<22} rules F1 {row['rules_f1']:.3f}  combined {row['combined_f1']:.3f}  threshold {row['threshold']}")
     lines = ", ".join(f"{name} {info['lines']}" for name, info in data["training"]["files"].items())
     print(f"trained on {data['training']['posts']} posts ({lines}); {len(data['weights'])} features kept; "
-          f"weights {weights_fingerprint(data)} -> {args.out} ({args.out.stat().st_size} bytes, {time.process_time() - start:.1f} CPU s)")
+          f"weights {weights_fingerprint(args.out)} -> {args.out} ({args.out.stat().st_size} bytes, {time.process_time() - start:.1f} CPU s)")
 
 
 if __name__ == "__main__":

@@ -153,10 +153,14 @@ def read_weights(path: Path = WEIGHTS) -> dict[str, Any]:
     return json.loads(gzip.decompress(path.read_bytes()))
 
 
-def weights_fingerprint(data: Mapping[str, Any]) -> str:
-    """Short stable hash of a weights file's content (part of the taxonomy fingerprint)."""
-    blob = json.dumps(data, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
-    return hashlib.sha256(blob.encode("utf-8")).hexdigest()[:16]
+def weights_fingerprint(path: Path = WEIGHTS) -> str:
+    """Short hash of a weights file's content (part of the taxonomy fingerprint); the trainer
+    writes the same bytes for the same data."""
+    return _digest(gzip.decompress(path.read_bytes()))
+
+
+def _digest(blob: bytes) -> str:
+    return hashlib.sha256(blob).hexdigest()[:16]
 
 
 @cache
@@ -164,8 +168,8 @@ def load_scorer(path: Path = WEIGHTS) -> Scorer | None:
     """The shipped scorer, read once per process; None when no weights file is there."""
     if not path.exists():
         return None
-    data = read_weights(path)
-    return scorer_from_dict(data, weights_fingerprint(data))
+    blob = gzip.decompress(path.read_bytes())
+    return scorer_from_dict(json.loads(blob), _digest(blob))
 
 
 class Bound(NamedTuple):
