@@ -483,7 +483,9 @@ def test_user_file_adds_a_topic_and_extends_a_label(tmp_path: Path) -> None:
     path = tmp_path / "mine.toml"
     path.write_text(
         '[topics.gardening]\nen = ["garden", "tomato plant"]\nzh = ["园艺", "种菜"]\n\n'
-        '[topics.pets]\nen = ["axolotl"]\n',
+        '[topics.pets]\nen = ["axolotl"]\n\n'
+        # The learned scorer reads "tomato" as food; an exclusion in the user's file stops it too.
+        '[topics.food]\nexclude_en = ["tomato plant"]\n',
         encoding="utf-8",
     )
     taxonomy = load_taxonomy(path)

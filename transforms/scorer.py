@@ -214,9 +214,9 @@ def bind(scorer: Scorer, labels: Sequence[Any]) -> Bound | None:
 
 
 def _exclusions(label: Any) -> re.Pattern[str] | None:
-    """One pattern for a label's exclude_en (whole words) and exclude_zh phrases, normalised as
-    posts are."""
-    english = [r"(?<![a-z0-9])" + re.escape(_normalise(word).strip()) + r"(?![a-z0-9])" for word in label.exclude_en]
+    """One pattern for a label's exclude_en phrases (from a word start, any ending: "hot dog"
+    also finds "hot dogs") and exclude_zh phrases, normalised as posts are."""
+    english = [r"(?<![a-z0-9])" + re.escape(_normalise(word).strip()) for word in label.exclude_en]
     chinese = [re.escape(_normalise(word).strip()) for word in label.exclude_zh]
     return re.compile("|".join(english + chinese)) if english or chinese else None
 
