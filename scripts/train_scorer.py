@@ -57,7 +57,9 @@ class Config:
     digits: int = 3
     folds: int = 5
     topic_grid: tuple[float, ...] = tuple(round(0.2 + 0.05 * i, 2) for i in range(16))  # 0.20 .. 0.95
-    signal_grid: tuple[float, ...] = tuple(round(0.5 + 0.05 * i, 2) for i in range(10))  # 0.50 .. 0.95
+    signal_grid: tuple[float, ...] = tuple(round(0.35 + 0.05 * i, 2) for i in range(13))  # 0.35 .. 0.95
+    # Below this probability the model drops a label the rules fired (0: never drops it).
+    keep_grid: tuple[float, ...] = (0.0, 0.02, 0.05, 0.1)
     min_gain: float = 0.005  # a label's threshold is kept only if it raises the label's CV F1 this much
 
 
@@ -216,9 +218,9 @@ class _Recorder:
     def __init__(self) -> None:
         self.seen: tuple[set[int], set[int]] = (set(), set())
 
-    def add(self, norm: str, fired: set[int], blocked: set[int]) -> dict[int, tuple[str, ...]]:
+    def decide(self, norm: str, fired: set[int], blocked: set[int]) -> tuple[dict[int, tuple[str, ...]], set[int]]:
         self.seen = (set(fired), set(blocked))
-        return {}
+        return {}, set()
 
 
 def rule_outcomes(posts: Sequence[dict[str, Any]]) -> list[tuple[set[str], set[str]]]:
@@ -239,11 +241,12 @@ def rule_outcomes(posts: Sequence[dict[str, Any]]) -> list[tuple[set[str], set[s
     return outcomes
 
 
-def combined(label: str, prob: float, threshold: float | None, fired: set[str], vetoed: set[str]) -> bool:
+def combined(label: str, prob: float, threshold: float | None, fired: set[str], vetoed: set[str], keep: float = 0.0) -> bool:
     """Whether the combination applies `label` (before check_in suppresses congratulate): the rules
-    fired it, or the model is confident and nothing vetoes it (see vetoes)."""
+    fired it and the model does not all but rule it out (probability below `keep`), or the model
+    is confident and nothing vetoes it (see vetoes)."""
     if label in fired:
-        return True
+        return prob >= keep
     return threshold is not None and prob >= threshold and label not in vetoed
 
 
@@ -258,30 +261,40 @@ def _f1(tp: int, fp: int, fn: int) -> float:
 
 
 def choose_thresholds(posts: Sequence[dict[str, Any]], probs: Sequence[dict[str, float]], outcomes: Sequence[tuple[set[str], set[str]]],
-                      labels: Sequence[str], config: Config) -> tuple[dict[str, float | None], dict[str, Any]]:
-    """Per label, the threshold whose combination with the rules scores the best F1 on these posts
-    (ties: the higher threshold), or None when no threshold beats the rules alone by min_gain.
-    `outcomes` holds per post the labels the rules fired and those the model may not add."""
+                      labels: Sequence[str], config: Config) -> tuple[dict[str, float | None], dict[str, float], dict[str, Any]]:
+    """Per label, the add threshold and keep threshold whose combination with the rules scores the
+    best F1 on these posts (ties: the smaller change to the rules), or none at all when nothing
+    beats the rules alone by min_gain. `outcomes` holds per post the labels the rules fired and
+    those the model may not add. Returns (add thresholds, keep thresholds, report)."""
     thresholds: dict[str, float | None] = {}
+    keeps: dict[str, float] = {}
     report: dict[str, Any] = {}
     for label, gold in zip(labels, zip(*(targets(post, labels) for post in posts))):
-        def f1_at(threshold: float | None) -> float:
+        def f1_at(threshold: float | None, keep: float) -> float:
             counts = Counter()
             for y, p, (fired, vetoed) in zip(gold, probs, outcomes):
-                got = combined(label, p[label], threshold, fired, vetoed)
+                got = combined(label, p[label], threshold, fired, vetoed, keep)
                 counts["tp" if got and y else "fp" if got else "fn" if y else "tn"] += 1
             return _f1(counts["tp"], counts["fp"], counts["fn"])
 
-        rules = f1_at(None)
+        rules = f1_at(None, 0.0)
         grid = config.signal_grid if label.startswith("signal:") else config.topic_grid
-        best, best_f1 = None, rules + config.min_gain
-        for threshold in sorted(grid, reverse=True):
-            score = f1_at(threshold)
-            if score > best_f1 + 1e-12:
-                best, best_f1 = threshold, score
-        thresholds[label] = best
-        report[label] = {"rules_f1": round(rules, 3), "combined_f1": round(best_f1 if best is not None else rules, 3), "threshold": best}
-    return thresholds, report
+        best, best_keep, best_f1 = None, 0.0, rules + config.min_gain
+        for keep in config.keep_grid:
+            for threshold in (None, *sorted(grid, reverse=True)):
+                if threshold is None and not keep:
+                    continue
+                score = f1_at(threshold, keep)
+                if score > best_f1 + 1e-12:
+                    best, best_keep, best_f1 = threshold, keep, score
+        if best is not None or best_keep:
+            thresholds[label] = best
+            if best_keep:
+                keeps[label] = best_keep
+        else:
+            thresholds[label] = None
+        report[label] = {"rules_f1": round(rules, 3), "combined_f1": round(max(best_f1, rules), 3), "threshold": best, "keep": best_keep}
+    return thresholds, keeps, report
 
 
 def build(paths: Sequence[Path], config: Config = Config()) -> dict[str, Any]:
@@ -292,12 +305,13 @@ def build(paths: Sequence[Path], config: Config = Config()) -> dict[str, Any]:
     probs, refused = out_of_fold(posts, rows, labels, config)
     chosen = [n for n, post in enumerate(posts) if post["set"].startswith(UNTUNED_PREFIX)] or list(range(len(posts)))
     outcomes = [(fired, vetoes(blocked, refused[n])) for n, (fired, blocked) in zip(chosen, rule_outcomes([posts[n] for n in chosen]))]
-    thresholds, report = choose_thresholds([posts[n] for n in chosen], [probs[n] for n in chosen], outcomes, labels, config)
+    thresholds, keeps, report = choose_thresholds([posts[n] for n in chosen], [probs[n] for n in chosen], outcomes, labels, config)
     bias, weights = train(rows, [targets(post, labels) for post in posts], len(labels), config)
     return {
         "format": FORMAT,
         "labels": list(labels),
         "thresholds": thresholds,
+        "keep": keeps,
         **prune(bias, weights, config),
         "training": {**training_fingerprint(paths), "posts": len(posts), "threshold_posts": len(chosen)},
         "config": {key: value for key, value in vars(config).items() if not key.endswith("_grid")},
@@ -321,7 +335,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     data = build(paths, Config(folds=args.folds))
     write(data, args.out)
     for label, row in data["cv"].items():
-        print(f"  {label:<22} rules F1 {row['rules_f1']:.3f}  combined {row['combined_f1']:.3f}  threshold {row['threshold']}")
+        print(f"  {label:<22} rules F1 {row['rules_f1']:.3f}  combined {row['combined_f1']:.3f}  add at {row['threshold']}  keep at {row['keep']}")
     lines = ", ".join(f"{name} {info['lines']}" for name, info in data["training"]["files"].items())
     print(f"trained on {data['training']['posts']} posts ({lines}); {len(data['weights'])} features kept; "
           f"weights {weights_fingerprint(args.out)} -> {args.out} ({args.out.stat().st_size} bytes, {time.process_time() - start:.1f} CPU s)")

@@ -23,10 +23,12 @@ def feats(text: str) -> set:
     return features(_normalise_post(text))
 
 
-def toy_scorer(weights: dict[str, list], thresholds: dict[str, float], bias: list[float] | None = None):
+def toy_scorer(weights: dict[str, list], thresholds: dict[str, float], bias: list[float] | None = None,
+               keep: dict[str, float] | None = None):
     """A hand-made scorer over the default labels: weights as {feature: [label index, w, ...]}."""
     labels = train_scorer.model_labels()
-    data = {"labels": list(labels), "bias": bias or [-4.0] * len(labels), "weights": weights, "thresholds": thresholds}
+    data = {"labels": list(labels), "bias": bias or [-4.0] * len(labels), "weights": weights, "thresholds": thresholds,
+            "keep": keep or {}}
     return scorer_from_dict(data, "toy")
 
 
@@ -125,11 +127,48 @@ def test_thresholds_are_chosen_only_when_they_beat_the_rules() -> None:
     labels = ("topic:pets",)
     probs = [{"topic:pets": 0.9 if i % 2 else 0.1} for i in range(20)]
     nothing = [(set(), set())] * 20
-    thresholds, _ = train_scorer.choose_thresholds(posts, probs, nothing, labels, train_scorer.Config())
-    assert thresholds["topic:pets"] is not None
+    thresholds, keeps, _ = train_scorer.choose_thresholds(posts, probs, nothing, labels, train_scorer.Config())
+    assert thresholds["topic:pets"] is not None and keeps == {}
     perfect_rules = [({"topic:pets"} if i % 2 else set(), set()) for i in range(20)]
-    thresholds, _ = train_scorer.choose_thresholds(posts, probs, perfect_rules, labels, train_scorer.Config())
-    assert thresholds["topic:pets"] is None
+    thresholds, keeps, _ = train_scorer.choose_thresholds(posts, probs, perfect_rules, labels, train_scorer.Config())
+    assert thresholds["topic:pets"] is None and keeps == {}
+
+
+def test_keep_threshold_is_chosen_when_the_model_rules_out_the_rules_false_alarms() -> None:
+    # The rules fire on every post, but only odd ones are about pets; the model is sure of the even
+    # ones (probability 0.01), so dropping a fired label below a keep threshold beats the rules.
+    posts = [{"topics": ["pets"] if i % 2 else [], "signals": []} for i in range(20)]
+    probs = [{"topic:pets": 0.6 if i % 2 else 0.01} for i in range(20)]
+    noisy_rules = [({"topic:pets"}, set())] * 20
+    thresholds, keeps, report = train_scorer.choose_thresholds(posts, probs, noisy_rules, ("topic:pets",), train_scorer.Config())
+    assert keeps == {"topic:pets": 0.02}
+    assert report["topic:pets"]["combined_f1"] == 1.0 and report["topic:pets"]["rules_f1"] < 0.7
+
+
+def test_the_model_drops_a_fired_label_only_below_its_keep_threshold() -> None:
+    text = "Got promoted today, but Dad is in hospital after a stroke."
+    work, check_in = label_index("topic:work"), label_index("signal:check_in")
+    rules = tag_post("", text, taxonomy=with_scorer(toy_scorer({}, {})))
+    assert "work" in rules.topics and rules.signals == ("check_in",)
+    sure_not = toy_scorer({"promot": [work, -9.0, check_in, -9.0]}, {}, keep={"topic:work": 0.02, "signal:check_in": 0.02})
+    dropped = tag_post("", text, taxonomy=with_scorer(sure_not))
+    assert "work" not in dropped.topics and "family" in dropped.topics
+    # The rules' check_in is dropped too, but what it suppresses stays suppressed: never congratulated.
+    assert "congratulate" not in dropped.signals and "check_in" not in dropped.signals
+    unsure = toy_scorer({"promot": [work, -1.0]}, {}, bias=[0.0] * 13, keep={"topic:work": 0.02})  # p = 0.27
+    assert "work" in tag_post("", text, taxonomy=with_scorer(unsure)).topics
+
+
+def test_shipped_weights_use_the_current_format() -> None:
+    data = read_weights(WEIGHTS)
+    assert data["format"] == 2 and set(data["keep"]) <= set(data["labels"])
+    assert all(0 < keep < 0.5 for keep in data["keep"].values())
+
+
+def test_scores_are_exact_whatever_the_order_features_come_in() -> None:
+    scorer = toy_scorer({"a": [0, 0.1], "b": [0, 0.2], "c": [0, 0.3]}, {}, bias=[0.0] * 13)
+    orders = [["a", "b", "c"], ["c", "b", "a"], ["b", "c", "a"]]
+    assert {tuple(scorer.logits(dict.fromkeys(order).keys())) for order in orders} == {tuple([600] + [0] * 12)}
 
 
 def test_written_weights_are_byte_identical_for_the_same_data(tmp_path: Path) -> None:

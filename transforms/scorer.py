@@ -11,10 +11,15 @@ labelled sets is confident about it:
 * The weights ship as a small data file (scorer.json.gz) written by scripts/train_scorer.py; no
   model is downloaded and nothing here needs numpy. Scoring one post is a set intersection with
   the vocabulary and one column sum over the matched weight vectors, both in C.
-* `Bound.add` decides what the model may add: any topic whose probability reaches its threshold,
-  and a signal only above its (higher) threshold and only when the rules' context readers did not
-  block that signal in this post (negation, hedging, questions, someone else's milestone). The
-  tagger applies `suppresses` afterwards, so check_in still removes congratulate.
+* `Bound.decide` combines the model with the rules, per label, with two thresholds chosen by
+  cross-validation: the model *adds* a label the rules missed when its probability reaches the
+  label's `add` threshold, and for a signal only when the rules' context readers did not block it
+  in this post (negation, hedging, questions, someone else's milestone); the model *drops* a label
+  the rules fired only when its probability is below the label's (low) `keep` threshold, i.e. when
+  it is all but sure the keyword misled. The tagger applies `suppresses` afterwards over everything
+  the rules or the model fired, so a post the rules read as sensitive is never congratulated.
+* Weights are fixed-point integers (thousandths) summed exactly, so a post's score never depends
+  on the order its features are visited in.
 
 Labels a user adds to the taxonomy are not in the model and keep working by rules alone.
 """
@@ -41,7 +46,9 @@ from transforms.tagging import _normalise
 __all__ = ["WEIGHTS", "Bound", "Scorer", "bind", "features", "load_scorer", "read_weights"]
 
 WEIGHTS = Path(__file__).with_name("scorer.json.gz")
-FORMAT = 1
+FORMAT = 2
+# Weights, bias and thresholds are compared as integers in thousandths of a log-odds unit.
+SCALE = 1000
 # Marks evidence that comes from the model rather than from a taxonomy keyword.
 LEARNED_MARK = "~"
 # How many of the strongest features a learned label shows as evidence, and the weight one of
@@ -107,45 +114,46 @@ def _logit(probability: float) -> float:
 
 
 class Scorer(NamedTuple):
-    """Trained weights: per feature a dense vector over `labels`, a bias per label, and the
-    probability threshold above which the model adds each label (None: never)."""
+    """Trained weights: per feature a dense vector over `labels` and a bias per label, both in
+    thousandths (SCALE); per label the probability at or above which the model adds it (None:
+    never) and the one below which it drops a label the rules fired (None: never)."""
 
     labels: tuple[str, ...]
-    bias: tuple[float, ...]
-    weights: Mapping[Feature, tuple[float, ...]]
+    bias: tuple[int, ...]
+    weights: Mapping[Feature, tuple[int, ...]]
     vocabulary: frozenset[Feature]
     explainers: frozenset[Feature]  # the vocabulary's features that may be shown as evidence
     thresholds: tuple[float | None, ...]
     fingerprint: str
+    keep: tuple[float | None, ...] = ()
 
-    def logits(self, matched: set[Feature]) -> list[float]:
-        """Per-label log-odds from a post's features in the vocabulary: the matched vectors summed
-        column by column, in C."""
+    def logits(self, matched: set[Feature]) -> list[int]:
+        """Per-label log-odds (in thousandths) from a post's features in the vocabulary: the
+        matched vectors summed column by column, in C, exactly (integers), in any order."""
         if not matched:
             return list(self.bias)
         return list(map(sum, zip(self.bias, *map(self.weights.__getitem__, matched))))
 
     def probabilities(self, found: set[Feature]) -> dict[str, float]:
         """Per-label probabilities for a post's features (used by the trainer and the tests)."""
-        return {label: 1.0 / (1.0 + exp(-z)) for label, z in zip(self.labels, self.logits(found & self.vocabulary))}
+        return {label: 1.0 / (1.0 + exp(-z / SCALE)) for label, z in zip(self.labels, self.logits(found & self.vocabulary))}
 
 
 def scorer_from_dict(data: Mapping[str, Any], fingerprint: str = "") -> Scorer:
     """Build a Scorer from the weights file's JSON form."""
     labels = tuple(data["labels"])
     size = len(labels)
-    floats: dict[float, float] = {}  # one float object per distinct rounded weight
-    weights: dict[Feature, tuple[float, ...]] = {}
-    zero = 0.0
+    weights: dict[Feature, tuple[int, ...]] = {}
     for name, flat in data["weights"].items():
-        vector = [zero] * size
+        vector = [0] * size
         for i in range(0, len(flat), 2):
-            value = flat[i + 1]
-            vector[flat[i]] = floats.setdefault(value, value)
+            vector[flat[i]] = round(flat[i + 1] * SCALE)
         weights[_key(name)] = tuple(vector)
     thresholds = tuple(data["thresholds"].get(label) for label in labels)
+    keep = tuple(data.get("keep", {}).get(label) for label in labels)
     explainers = frozenset(feature for feature in weights if _explains(feature))
-    return Scorer(labels, tuple(data["bias"]), weights, frozenset(weights), explainers, thresholds, fingerprint)
+    bias = tuple(round(b * SCALE) for b in data["bias"])
+    return Scorer(labels, bias, weights, frozenset(weights), explainers, thresholds, fingerprint, keep)
 
 
 def read_weights(path: Path = WEIGHTS) -> dict[str, Any]:
@@ -176,27 +184,34 @@ class Bound(NamedTuple):
     """A scorer tied to one taxonomy: which model outputs feed which taxonomy labels."""
 
     scorer: Scorer
-    # Per usable label: model output index, taxonomy label index, logit threshold, whether it is a
-    # signal, and the label's taxonomy exclusions as one pattern (None without any).
-    plan: tuple[tuple[int, int, float, bool, re.Pattern[str] | None], ...]
+    # Per usable label: model output index, taxonomy label index, the add and keep thresholds in
+    # scaled log-odds (keep: None when the model never drops it), whether it is a signal, and the
+    # label's taxonomy exclusions as one pattern (None without any).
+    plan: tuple[tuple[int, int, float, float | None, bool, re.Pattern[str] | None], ...]
 
-    def add(self, norm: str, fired: set[int], blocked: set[int]) -> dict[int, tuple[str, ...]]:
-        """Labels (taxonomy indices) the model adds to what the rules `fired`, each with its
-        evidence. A signal the rules' context readers blocked in this post is never added, nor a
-        label whose taxonomy exclusions appear in it ("累成狗" is not about pets)."""
+    def decide(self, norm: str, fired: set[int], blocked: set[int]) -> tuple[dict[int, tuple[str, ...]], set[int]]:
+        """What the model changes in what the rules `fired` (taxonomy indices): the labels it adds,
+        each with its evidence, and the fired labels it drops. A signal the rules' context readers
+        blocked in this post is never added, nor a label whose taxonomy exclusions appear in it
+        ("累成狗" is not about pets), nor one that no strong content word speaks for."""
         scorer = self.scorer
         matched = features(norm) & scorer.vocabulary
         logits = scorer.logits(matched)
         added: dict[int, tuple[str, ...]] = {}
-        for out, at, threshold, signal, excluded in self.plan:
-            if logits[out] < threshold or at in fired or (signal and at in blocked):
+        dropped: set[int] = set()
+        for out, at, threshold, keep, signal, excluded in self.plan:
+            if at in fired:
+                if keep is not None and logits[out] < keep:
+                    dropped.add(at)
+                continue
+            if logits[out] < threshold or (signal and at in blocked):
                 continue
             if excluded is not None and excluded.search(norm):
                 continue
             reasons = evidence(scorer, out, matched & scorer.explainers, norm)
-            if reasons:  # a label no strong content word speaks for is not added
+            if reasons:
                 added[at] = reasons
-        return added
+        return added, dropped
 
 
 def bind(scorer: Scorer, labels: Sequence[Any]) -> Bound | None:
@@ -204,12 +219,14 @@ def bind(scorer: Scorer, labels: Sequence[Any]) -> Bound | None:
     are left to the rules. None when nothing matches."""
     index = {label.id: i for i, label in enumerate(labels)}
     plan = []
-    for out, (name, threshold) in enumerate(zip(scorer.labels, scorer.thresholds)):
+    keeps = scorer.keep or (None,) * len(scorer.labels)
+    for out, (name, threshold, keep) in enumerate(zip(scorer.labels, scorer.thresholds, keeps)):
         kind, _, label_id = name.partition(":")
         at = index.get(label_id)
-        if threshold is None or at is None or labels[at].kind != kind:
+        if (threshold is None and not keep) or at is None or labels[at].kind != kind:
             continue
-        plan.append((out, at, _logit(threshold), kind == "signal", _exclusions(labels[at])))
+        add_at = _logit(threshold) * SCALE if threshold is not None else float("inf")
+        plan.append((out, at, add_at, _logit(keep) * SCALE if keep else None, kind == "signal", _exclusions(labels[at])))
     return Bound(scorer, tuple(plan)) if plan else None
 
 
@@ -246,7 +263,8 @@ def evidence(scorer: Scorer, out: int, candidates: set[Feature], norm: str) -> t
     """The few features among `candidates` that pushed label `out` up most (each weighing at
     least MIN_EVIDENCE), as written in the post, marked '~'."""
     weights = scorer.weights
-    ranked = sorted((-weights[f][out], feature_name(f)) for f in candidates if weights[f][out] >= MIN_EVIDENCE)
+    least = MIN_EVIDENCE * SCALE
+    ranked = sorted((-weights[f][out], feature_name(f)) for f in candidates if weights[f][out] >= least)
     names = [name for _, name in ranked[:EVIDENCE_SIZE]]
     return tuple(LEARNED_MARK + surface for surface in _surfaces(names, norm[:MAX_CHARS]))
 

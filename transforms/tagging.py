@@ -1364,12 +1364,15 @@ def tag_post(title: str, text: str, *, taxonomy: Taxonomy | None = None) -> Tags
         if sum(weights.values()) >= compiled.thresholds[label] - 1e-9
     }
     evidence = {label: tuple(tally.evidence[label]) for label in fired}
+    # What any reading fired suppresses (check_in: congratulate), even when the scorer drops it.
+    suppressed = {other for label in fired for other in compiled.suppress[label]}
     if compiled.scorer is not None:
-        learned = compiled.scorer.add(norm, fired, tally.read - tally.weights.keys())
+        learned, dropped = compiled.scorer.decide(norm, fired, tally.read - tally.weights.keys())
+        fired.difference_update(dropped)
         fired.update(learned)
         evidence.update(learned)
-    for label in list(fired):
-        fired.difference_update(compiled.suppress[label])
+        suppressed.update(other for label in learned for other in compiled.suppress[label])
+    fired.difference_update(suppressed)
     labels = compiled.labels
     ordered = sorted(fired)
     return Tags(
