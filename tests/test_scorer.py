@@ -159,6 +159,17 @@ def test_the_model_drops_a_fired_label_only_below_its_keep_threshold() -> None:
     assert "work" in tag_post("", text, taxonomy=with_scorer(unsure)).topics
 
 
+def test_a_likely_check_in_suppresses_congratulate_even_where_it_is_not_added() -> None:
+    # Only the language feature speaks for check_in here, and it is no evidence, so the model may
+    # not add check_in; finding it likely is still enough to take the rules' congratulate (毕业) away.
+    text = "本人已光荣毕业。不是学校，是公司。"
+    check_in = label_index("signal:check_in")
+    assert "congratulate" in tag_post("", text, taxonomy=with_scorer(toy_scorer({}, {}))).signals
+    scorer = toy_scorer({"@zh": [check_in, 9.0]}, {"signal:check_in": 0.5})
+    tags = tag_post("", text, taxonomy=with_scorer(scorer))
+    assert "check_in" not in tags.signals and "congratulate" not in tags.signals
+
+
 def test_shipped_weights_use_the_current_format() -> None:
     data = read_weights(WEIGHTS)
     assert data["format"] == 2 and set(data["keep"]) <= set(data["labels"])
@@ -182,7 +193,7 @@ def test_written_weights_are_byte_identical_for_the_same_data(tmp_path: Path) ->
 def test_shipped_weights_were_trained_on_the_fixtures_as_they_are() -> None:
     shipped = read_weights(WEIGHTS)["training"]
     current = train_scorer.training_fingerprint(train_scorer.training_files())
-    assert "final_blind_posts.jsonl" not in current["files"]
+    assert "final_blind_posts.jsonl" not in current["files"] and "final_blind_2_posts.jsonl" not in current["files"]
     assert shipped["files"] == current["files"], (
         "transforms/scorer.json.gz was trained on other data than tests/fixtures holds: "
         "run PYTHONPATH=. .venv/bin/python scripts/train_scorer.py and commit the weights"

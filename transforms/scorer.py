@@ -17,7 +17,8 @@ labelled sets is confident about it:
   in this post (negation, hedging, questions, someone else's milestone); the model *drops* a label
   the rules fired only when its probability is below the label's (low) `keep` threshold, i.e. when
   it is all but sure the keyword misled. The tagger applies `suppresses` afterwards over everything
-  the rules or the model fired, so a post the rules read as sensitive is never congratulated.
+  the rules or the model fired, and over what the model finds likely even where it may not add it,
+  so a post that either reads as sensitive is never congratulated.
 * Weights are fixed-point integers (thousandths) summed exactly, so a post's score never depends
   on the order its features are visited in.
 
@@ -189,9 +190,11 @@ class Bound(NamedTuple):
     # label's taxonomy exclusions as one pattern (None without any).
     plan: tuple[tuple[int, int, float, float | None, bool, re.Pattern[str] | None], ...]
 
-    def decide(self, norm: str, fired: set[int], blocked: set[int]) -> tuple[dict[int, tuple[str, ...]], set[int]]:
+    def decide(self, norm: str, fired: set[int], blocked: set[int]) -> tuple[dict[int, tuple[str, ...]], set[int], set[int]]:
         """What the model changes in what the rules `fired` (taxonomy indices): the labels it adds,
-        each with its evidence, and the fired labels it drops. A signal the rules' context readers
+        each with its evidence; the fired labels it drops; and every label whose probability
+        reaches its add threshold, added or not (the tagger lets those suppress too: a post the
+        model finds likely sensitive is never congratulated). A signal the rules' context readers
         blocked in this post is never added, nor a label whose taxonomy exclusions appear in it
         ("累成狗" is not about pets), nor one that no strong content word speaks for."""
         scorer = self.scorer
@@ -199,7 +202,10 @@ class Bound(NamedTuple):
         logits = scorer.logits(matched)
         added: dict[int, tuple[str, ...]] = {}
         dropped: set[int] = set()
+        likely: set[int] = set()
         for out, at, threshold, keep, signal, excluded in self.plan:
+            if logits[out] >= threshold:
+                likely.add(at)
             if at in fired:
                 if keep is not None and logits[out] < keep:
                     dropped.add(at)
@@ -211,7 +217,7 @@ class Bound(NamedTuple):
             reasons = evidence(scorer, out, matched & scorer.explainers, norm)
             if reasons:
                 added[at] = reasons
-        return added, dropped
+        return added, dropped, likely
 
 
 def bind(scorer: Scorer, labels: Sequence[Any]) -> Bound | None:

@@ -1367,11 +1367,11 @@ def tag_post(title: str, text: str, *, taxonomy: Taxonomy | None = None) -> Tags
     # What any reading fired suppresses (check_in: congratulate), even when the scorer drops it.
     suppressed = {other for label in fired for other in compiled.suppress[label]}
     if compiled.scorer is not None:
-        learned, dropped = compiled.scorer.decide(norm, fired, tally.read - tally.weights.keys())
+        learned, dropped, likely = compiled.scorer.decide(norm, fired, tally.read - tally.weights.keys())
         fired.difference_update(dropped)
         fired.update(learned)
         evidence.update(learned)
-        suppressed.update(other for label in learned for other in compiled.suppress[label])
+        suppressed.update(other for label in likely for other in compiled.suppress[label])
     fired.difference_update(suppressed)
     labels = compiled.labels
     ordered = sorted(fired)
