@@ -115,9 +115,6 @@ async def fetch_all_async(tasks: Sequence[SourceTask], limits: FetchLimits = Fet
 
 # --- many sources: fetch, parse and tag in worker processes ----------------------------------
 
-QUEUE_BATCHES = 64  # batches in flight from the workers to the storing process
-
-
 def fetch_in_processes(tasks: Sequence[SourceTask], limits: FetchLimits, *, workers: int,
                        taxonomy_path: str | None = None) -> Iterator[tuple[int, Batch]]:
     """Read the sources in `workers` processes and yield (source_id, Batch) as each is ready.
@@ -131,13 +128,18 @@ def fetch_in_processes(tasks: Sequence[SourceTask], limits: FetchLimits, *, work
     import multiprocessing
     import queue
 
-    ctx = multiprocessing.get_context("fork")  # the tasks reach the children without pickling
+    ctx = multiprocessing.get_context("fork")  # tasks and tagger reach the children as they are
+    # Loaded once here and shared by every process; the Chinese segmenter too when some source
+    # has never been read (its posts will be new), not on a re-check that may find nothing new.
+    tag = batch_tagger(taxonomy_path, warm_up=any(not (t.etag or t.last_modified) for t in tasks))
     workers = max(1, min(workers, len(tasks)))
     share = replace(limits, concurrency=max(1, limits.concurrency // workers),
                     per_host=max(1, limits.per_host // workers))
     taken = ctx.Value("q", 0)  # the index of the next unread source, shared by the processes
-    out = ctx.Queue(maxsize=QUEUE_BATCHES)
-    procs = [ctx.Process(target=_fetch_process, args=(tasks, taken, share, taxonomy_path, out), daemon=True)
+    # Unbounded, so that a worker never stalls its fetches (and their timeouts) on a busy store;
+    # the storing process takes batches faster than the workers make them.
+    out = ctx.Queue()
+    procs = [ctx.Process(target=_fetch_process, args=(tasks, taken, share, tag, out), daemon=True)
              for _ in range(workers)]
     for proc in procs:
         proc.start()
@@ -158,21 +160,25 @@ def fetch_in_processes(tasks: Sequence[SourceTask], limits: FetchLimits, *, work
             yield item
     finally:
         for proc in procs:
-            if proc.is_alive():
+            if running:  # stopped early (the caller gave up, or a process died): stop the rest
                 proc.terminate()
-            proc.join()
+            proc.join(10)
+            if proc.is_alive():
+                proc.kill()
+                proc.join()
     for sid, task in unread.items():
         yield sid, Batch(status="failed", final_url=task.url,
                          error="fetch: the fetching process stopped before reading this source")
 
 
-def _fetch_process(tasks: Sequence[SourceTask], taken, limits: FetchLimits, taxonomy_path: str | None,
-                   out) -> None:
+def _fetch_process(tasks: Sequence[SourceTask], taken, limits: FetchLimits,
+                   tag: Callable[[Batch], Batch], out) -> None:
     """A worker process: read sources until none is left, send each tagged Batch back, then None.
     If the storing process dies (even by SIGKILL), this one stops too instead of lingering."""
     import os
-    import queue
+    import signal
 
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)  # not a handler inherited from the parent (Prefect's)
     parent = os.getppid()
 
     def take() -> int:
@@ -182,36 +188,36 @@ def _fetch_process(tasks: Sequence[SourceTask], taken, limits: FetchLimits, taxo
             taken.value += 1
             return taken.value - 1
 
-    def send(item) -> None:
-        while True:
-            try:
-                return out.put(item, timeout=1.0)
-            except queue.Full:  # the storing process is busy, or gone
-                if os.getppid() != parent:
-                    os._exit(1)
-
     async def lane(fetcher: Fetcher) -> None:
         while (i := take()) < len(tasks):
-            send((tasks[i].source_id, tag(await _read_one(tasks[i], fetcher))))
+            out.put((tasks[i].source_id, tag(await _read_one(tasks[i], fetcher))))
 
     async def run() -> None:
         async with Fetcher(limits) as fetcher:
             await asyncio.gather(*(lane(fetcher) for _ in range(limits.concurrency)))
 
     try:
-        tag = batch_tagger(taxonomy_path)
         asyncio.run(run())
     finally:
-        send(None)
+        out.put(None)
 
 
-def batch_tagger(taxonomy_path: str | None) -> Callable[[Batch], Batch]:
+ZH_WARM_UP = "今天团队的项目上线了"  # a first Chinese post loads the segmenter's dictionary
+
+
+def batch_tagger(taxonomy_path: str | None, *, warm_up: bool = False) -> Callable[[Batch], Batch]:
     """Tag a Batch's entries with the taxonomy loaded once here (the store checks its
-    fingerprint), and drop the raw HTML: text and image are extracted, so it is not stored."""
+    fingerprint), and drop the raw HTML: text and image are extracted, so it is not stored.
+
+    With `warm_up` the Chinese segmenter is loaded here too (about 2 s of CPU): made before the
+    fetching processes fork, it is loaded once and its memory shared, not once per process.
+    """
     from transforms.tagging import load_taxonomy, tag_post, taxonomy_fingerprint
 
     taxonomy = load_taxonomy(taxonomy_path)
     fingerprint = taxonomy_fingerprint(taxonomy)
+    if warm_up:
+        tag_post("", ZH_WARM_UP, taxonomy=taxonomy)
 
     def tag(batch: Batch) -> Batch:
         if batch.status == "ok":
