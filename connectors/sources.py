@@ -132,7 +132,8 @@ def fetch_in_processes(tasks: Sequence[SourceTask], limits: FetchLimits, *, work
     # Loaded once here and shared by every process; the Chinese segmenter too when some source
     # has never been read (its posts will be new), not on a re-check that may find nothing new.
     tag = batch_tagger(taxonomy_path, warm_up=any(not (t.etag or t.last_modified) for t in tasks))
-    workers = max(1, min(workers, len(tasks)))
+    # Each process needs at least one of the per-host and global slots: never more in all.
+    workers = max(1, min(workers, len(tasks), limits.per_host, limits.concurrency))
     share = replace(limits, concurrency=max(1, limits.concurrency // workers),
                     per_host=max(1, limits.per_host // workers))
     taken = ctx.Value("q", 0)  # the index of the next unread source, shared by the processes
@@ -141,8 +142,14 @@ def fetch_in_processes(tasks: Sequence[SourceTask], limits: FetchLimits, *, work
     out = ctx.Queue()
     procs = [ctx.Process(target=_fetch_process, args=(tasks, taken, share, tag, out), daemon=True)
              for _ in range(workers)]
-    for proc in procs:
-        proc.start()
+    import gc
+
+    gc.freeze()  # what exists now (the tagger above all) stays shared: the children's GC leaves it be
+    try:
+        for proc in procs:
+            proc.start()
+    finally:
+        gc.unfreeze()
     unread = {t.source_id: t for t in tasks}
     running = len(procs)
     try:

@@ -322,7 +322,7 @@ def plan_ingest(config: Config, *, now: datetime | None = None,
 
 
 POOL_FROM_SOURCES = 64     # below this, starting worker processes costs more than it saves
-STORE_EVERY_POSTS = 10_000  # posts fetched before they are stored in one short transaction
+STORE_EVERY_POSTS = 5_000  # posts fetched before they are stored in one short transaction
 
 
 def fetch_limits(ic: IngestConfig) -> FetchLimits:
