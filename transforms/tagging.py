@@ -728,11 +728,12 @@ def _word_bigrams(tokenizer: Any) -> frozenset[str]:
 
 
 def _segmenter(compiled: _Compiled) -> Callable[[str], list[str]]:
-    """Return a jieba segmenter that knows this taxonomy's words, initialising jieba once."""
+    """Return a jieba segmenter that knows this taxonomy's words, initialising jieba once (from the
+    disk cache of transforms.zh_cache when this taxonomy's state is there)."""
     global _JIEBA
     with _JIEBA_LOCK:
         if _JIEBA is None:
-            _JIEBA = new_jieba_tokenizer()
+            _JIEBA = _cached_jieba(compiled)
         for word in compiled.zh_dictionary:
             if word not in _JIEBA_WORDS:
                 # No explicit frequency: jieba then picks one that keeps the word whole without
@@ -752,6 +753,34 @@ def _segmenter(compiled: _Compiled) -> Callable[[str], list[str]]:
     segment = _cut_without_hmm(tokenizer)
     compiled.segment = segment
     return segment
+
+
+def _cached_jieba(compiled: _Compiled) -> Any:
+    """The first jieba tokenizer of this process, with this taxonomy's words added and its traps and
+    character pairs attached: loaded from the disk cache, or computed and then saved there. The
+    state is a pure function of jieba's dictionary and the taxonomy's Chinese words (the key)."""
+    from transforms import zh_cache
+    from transforms.lang import jieba_identity
+
+    key = zh_cache.cache_key(jieba_identity(), MATCHER_VERSION, _ZH_WORD_REACH, compiled.zh_dictionary, sorted(compiled.zh_keys))
+    state = zh_cache.load(key)
+    if state is not None:
+        freq, total, traps, joins = state
+        tokenizer = new_jieba_tokenizer(freq, total)
+        _JIEBA_WORDS.update(compiled.zh_dictionary)
+        compiled.traps, compiled.traps_at = traps, len(_JIEBA_WORDS)
+        _BIGRAMS.clear()
+        _BIGRAMS[id(tokenizer.FREQ)] = joins
+        return tokenizer
+    tokenizer = new_jieba_tokenizer()
+    for word in compiled.zh_dictionary:
+        if word not in _JIEBA_WORDS:
+            tokenizer.add_word(word)
+            _JIEBA_WORDS.add(word)
+    compiled.traps = _boundary_traps(compiled.zh_keys, tokenizer.FREQ)
+    compiled.traps_at = len(_JIEBA_WORDS)
+    zh_cache.save(key, (tokenizer.FREQ, tokenizer.total, compiled.traps, _word_bigrams(tokenizer)))
+    return tokenizer
 
 
 def _cut_without_hmm(tokenizer: Any) -> Callable[[str], list[str]]:
