@@ -340,7 +340,10 @@ def fetched(tasks: list[SourceTask], ic: IngestConfig, *,
     [ingest] parse_workers), and batches come back as they are ready, so the caller can store
     some while the rest are still on the network.
     """
-    if sum(t.kind != "export" for t in tasks) < POOL_FROM_SOURCES:
+    import multiprocessing
+
+    # A daemonic process (e.g. a Dask worker) may not start processes of its own.
+    if sum(t.kind != "export" for t in tasks) < POOL_FROM_SOURCES or multiprocessing.current_process().daemon:
         yield from fetch_all(tasks, fetch_limits(ic)).items()
         return
     yield from fetch_in_processes(tasks, fetch_limits(ic), workers=ic.parse_workers or os.cpu_count() or 1,
