@@ -141,10 +141,11 @@ def bench_ingest(folder: Path, feeds: int, entries: int) -> list[tuple[str, str]
         ("  peak memory, all ingest processes (PSS)", f"{memory['peak_mb']:.0f} MB"),
         ("  peak memory, largest process (max RSS)", f"{peak_mb:.0f} MB"),
         ("  requests seen by server", f"{after_cold['requests']}"),
+        ("  summary line, cold", cold_out.splitlines()[0] if cold_out else ""),
         ("  posts stored", f"{stored:,} (expected {feeds * entries:,})"),
         ("ingest warm (nothing changed)", f"{warm_s:.2f} s"),
         ("  requests / 304 answers", f"{warm_requests} / {warm_304}"),
-        ("  summary line", warm_out.splitlines()[0] if warm_out else ""),
+        ("  summary line, warm", warm_out.splitlines()[0] if warm_out else ""),
     ], cfg
 
 
