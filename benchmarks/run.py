@@ -1,7 +1,7 @@
 """Guanxi's benchmark: ingest cold and warm over loopback, tagging, digest, queries at scale.
 
     make bench                              # 1,000 feeds x 20 entries (the README's figures)
-    .venv/bin/python -m benchmarks.run --feeds 10000
+    .venv/bin/python -m benchmarks.run --feeds 10000 --ingest-only   # does it grow linearly?
     .venv/bin/python -m benchmarks.run --smoke   # tiny, for CI: checks it runs and counts are right
     .venv/bin/python -m benchmarks.run --keep /tmp/bench     # leaves the ingested store there
     .venv/bin/python -m benchmarks.run --digest-only /tmp/bench   # times only the digest, on it
@@ -20,6 +20,7 @@ import resource
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import urllib.request
 from datetime import datetime, timedelta, timezone
@@ -41,8 +42,9 @@ def machine() -> str:
     return f"{os.cpu_count()} cores, {cpu}, {mem:.0f} GiB, Python {platform.python_version()}"
 
 
-def start_server(entries: int) -> tuple[subprocess.Popen, str]:
-    p = subprocess.Popen([sys.executable, "-m", "benchmarks.server", "--entries", str(entries)],
+def start_server(entries: int, feeds: int = 0) -> tuple[subprocess.Popen, str]:
+    p = subprocess.Popen([sys.executable, "-m", "benchmarks.server", "--entries", str(entries),
+                          "--feeds", str(feeds)],
                          stdout=subprocess.PIPE, text=True, cwd=Path(__file__).parent.parent)
     port = int(p.stdout.readline())
     return p, f"http://127.0.0.1:{port}"
@@ -64,21 +66,62 @@ def write_config(folder: Path, base: str, feeds: int) -> Path:
     return cfg
 
 
-def timed_cli(cfg: Path, *args: str) -> tuple[float, str]:
+def timed_cli(cfg: Path, *args: str, memory: dict | None = None) -> tuple[float, str]:
+    """Run `guanxi --config cfg ARGS`; with `memory`, record the peak of its processes' summed
+    PSS (the main process and its fetch workers; shared pages counted once) as memory["peak_mb"]."""
     start = time.perf_counter()
-    p = subprocess.run([str(VENV_BIN / "guanxi"), "--config", str(cfg), *args], capture_output=True,
-                       text=True)
+    p = subprocess.Popen([str(VENV_BIN / "guanxi"), "--config", str(cfg), *args],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    sampler = None
+    if memory is not None:
+        sampler = threading.Thread(target=_sample_memory, args=(p, memory), daemon=True)
+        sampler.start()
+    out, err = p.communicate()
     elapsed = time.perf_counter() - start
+    if sampler:
+        sampler.join()
     if p.returncode != 0:
-        raise SystemExit(f"bench: guanxi {' '.join(args)} failed: {p.stderr.strip()[-500:]}")
-    return elapsed, p.stdout
+        raise SystemExit(f"bench: guanxi {' '.join(args)} failed: {err.strip()[-500:]}")
+    return elapsed, out
+
+
+def _sample_memory(p: subprocess.Popen, memory: dict) -> None:
+    memory["peak_mb"] = 0.0
+    while p.poll() is None:
+        memory["peak_mb"] = max(memory["peak_mb"], sum(_pss_kb(pid) for pid in _tree(p.pid)) / 1024)
+        time.sleep(0.05)
+
+
+def _tree(pid: int) -> list[int]:
+    """A process and its descendants (Linux /proc)."""
+    out, todo = [], [pid]
+    while todo:
+        p = todo.pop()
+        out.append(p)
+        for task in Path(f"/proc/{p}/task").glob("*"):
+            try:
+                todo += [int(c) for c in (task / "children").read_text().split()]
+            except OSError:
+                pass
+    return out
+
+
+def _pss_kb(pid: int) -> int:
+    try:
+        for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
+            if line.startswith("Pss:"):
+                return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
 
 
 def bench_ingest(folder: Path, feeds: int, entries: int) -> list[tuple[str, str]]:
-    server, base = start_server(entries)
+    server, base = start_server(entries, feeds)
     try:
         cfg = write_config(folder, base, feeds)
-        cold_s, cold_out = timed_cli(cfg, "ingest")
+        memory: dict = {}
+        cold_s, cold_out = timed_cli(cfg, "ingest", memory=memory)
         peak_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
         after_cold = stats(base)
         warm_s, warm_out = timed_cli(cfg, "ingest")
@@ -93,13 +136,16 @@ def bench_ingest(folder: Path, feeds: int, entries: int) -> list[tuple[str, str]
     warm_requests = after_warm["requests"] - after_cold["requests"]
     warm_304 = after_warm["not_modified"] - after_cold["not_modified"]
     return [
-        (f"ingest cold, {feeds} feeds x {entries}", f"{cold_s:.2f} s ({feeds * entries / cold_s:,.0f} posts/s)"),
-        ("  peak memory (ingest process)", f"{peak_mb:.0f} MB"),
+        (f"ingest cold, {feeds} feeds x {entries}", f"{cold_s:.2f} s ({feeds * entries / cold_s:,.0f} posts/s, "
+                                                    f"{cold_s / feeds * 1000:.2f} s per 1,000 feeds)"),
+        ("  peak memory, all ingest processes (PSS)", f"{memory['peak_mb']:.0f} MB"),
+        ("  peak memory, largest process (max RSS)", f"{peak_mb:.0f} MB"),
         ("  requests seen by server", f"{after_cold['requests']}"),
+        ("  summary line, cold", cold_out.splitlines()[0] if cold_out else ""),
         ("  posts stored", f"{stored:,} (expected {feeds * entries:,})"),
         ("ingest warm (nothing changed)", f"{warm_s:.2f} s"),
         ("  requests / 304 answers", f"{warm_requests} / {warm_304}"),
-        ("  summary line", warm_out.splitlines()[0] if warm_out else ""),
+        ("  summary line, warm", warm_out.splitlines()[0] if warm_out else ""),
     ], cfg
 
 
@@ -179,6 +225,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--entries", type=int, default=20)
     ap.add_argument("--posts", type=int, default=1_000_000, help="store size for the query benchmark")
     ap.add_argument("--smoke", action="store_true", help="tiny sizes: checks it runs, not how fast")
+    ap.add_argument("--ingest-only", action="store_true", help="only the ingest rows (e.g. with --feeds 10000)")
     ap.add_argument("--keep", type=Path, metavar="DIR", help="build the stores in DIR (a new folder) and leave them there")
     ap.add_argument("--digest-only", type=Path, metavar="DIR", help="time only the digest, on a --keep store")
     args = ap.parse_args(argv)
@@ -193,10 +240,12 @@ def main(argv: list[str] | None = None) -> int:
         folder = Path(tmp)
         ingest_rows, cfg = bench_ingest(folder, args.feeds, args.entries)
         rows += ingest_rows
-        rows += bench_digest(cfg)
-        rows += bench_queries(folder, args.posts)
-    rows += bench_tagging(2000 if not args.smoke else 100)
-    rows += bench_help()
+        if not args.ingest_only:
+            rows += bench_digest(cfg)
+            rows += bench_queries(folder, args.posts)
+    if not args.ingest_only:
+        rows += bench_tagging(2000 if not args.smoke else 100)
+        rows += bench_help()
     return print_table(rows)
 
 

@@ -122,23 +122,35 @@ class _Decoder:
         return b"".join(self.parts)
 
 
+POOL_CONNECTIONS = 8  # connections per client pool: httpcore's pool bookkeeping grows with the square
+
+
 class Fetcher:
-    """An async HTTP client shared by a whole run, with global and per-host concurrency caps."""
+    """An async HTTP client shared by a whole run, with global and per-host concurrency caps.
+
+    Connections live in several small httpx pools rather than one big one: httpcore scans its
+    whole pool (and, for idle connections, the pool again) on every request, which at 64
+    connections cost ~3.5 ms of CPU a request against ~1 ms at 8. A host keeps to the same
+    pools (so keep-alive connections are reused), spread over as many as its per-host limit
+    needs.
+    """
 
     def __init__(self, limits: FetchLimits = FetchLimits(), *, transport: httpx.AsyncBaseTransport | None = None):
         self.limits = limits
         self._transport = transport
-        self._client: httpx.AsyncClient | None = None
+        self._clients: list[httpx.AsyncClient] = []
         self._global = asyncio.Semaphore(limits.concurrency)
         self._hosts: dict[str, asyncio.Semaphore] = {}
+        self._turns: dict[str, int] = {}
 
     async def __aenter__(self) -> "Fetcher":
         lim = self.limits
-        self._client = httpx.AsyncClient(
+        pools = -(-lim.concurrency // POOL_CONNECTIONS)
+        size = -(-lim.concurrency // pools)
+        self._clients = [httpx.AsyncClient(
             follow_redirects=False,
             timeout=httpx.Timeout(lim.read_s, connect=lim.connect_s),
-            limits=httpx.Limits(max_connections=lim.concurrency,
-                                max_keepalive_connections=lim.concurrency),
+            limits=httpx.Limits(max_connections=size, max_keepalive_connections=size),
             headers={"User-Agent": lim.user_agent,
                      "Accept": "application/atom+xml, application/rss+xml, application/feed+json, "
                                "application/json;q=0.9, application/xml;q=0.9, text/xml;q=0.9, */*;q=0.8",
@@ -146,12 +158,12 @@ class Fetcher:
                      "Accept-Encoding": "gzip, deflate, br"},
             transport=self._transport,
             trust_env=False,
-        )
+        ) for _ in range(pools)]
         return self
 
     async def __aexit__(self, *exc) -> None:
-        assert self._client is not None
-        await self._client.aclose()
+        for client in self._clients:
+            await client.aclose()
 
     def _host_sem(self, url: str) -> asyncio.Semaphore:
         host = urlsplit(url).netloc.lower()
@@ -159,6 +171,14 @@ class Fetcher:
         if sem is None:
             sem = self._hosts[host] = asyncio.Semaphore(self.limits.per_host)
         return sem
+
+    def _client_for(self, url: str) -> httpx.AsyncClient:
+        """The pool for a request: a host's requests take turns among the few pools it uses."""
+        host = urlsplit(url).netloc.lower()
+        spread = min(len(self._clients), -(-self.limits.per_host // POOL_CONNECTIONS))
+        turn = self._turns.get(host, 0)
+        self._turns[host] = (turn + 1) % spread
+        return self._clients[(zlib.crc32(host.encode()) + turn) % len(self._clients)]
 
     async def fetch_many(self, requests: Sequence[FetchRequest]) -> list[FetchResult]:
         return list(await asyncio.gather(*(self.fetch(r) for r in requests)))
@@ -175,7 +195,7 @@ class Fetcher:
         return result
 
     async def _fetch(self, req: FetchRequest) -> FetchResult:
-        assert self._client is not None
+        assert self._clients, "use the Fetcher in an async with block"
         url, permanent = req.url, True
         headers = dict(req.headers)
         if req.etag:
@@ -208,9 +228,8 @@ class Fetcher:
 
     async def _one(self, original: str, url: str, headers: dict[str, str]):
         """One request; returns (status, location) for a redirect, else a FetchResult."""
-        assert self._client is not None
         cap = self.limits.max_bytes
-        async with self._client.stream("GET", url, headers=headers) as resp:
+        async with self._client_for(url).stream("GET", url, headers=headers) as resp:
             status = resp.status_code
             hdrs = {k.lower(): v for k, v in resp.headers.items()}
             if status in PERMANENT | TEMPORARY:

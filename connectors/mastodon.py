@@ -19,7 +19,7 @@ from urllib.parse import quote, urlsplit
 from connectors.feed import parse_iso
 from connectors.http import FetchRequest, Fetcher
 from connectors.sources import (SourceOptions, SourceTask, SpecError, batch_from_failure,
-                                parse_fetched)
+                                batch_from_fetch)
 from guanxi.models import Batch, Entry, FeedMeta
 from transforms.text import first_image, html_to_text
 
@@ -49,7 +49,7 @@ class MastodonConnector:
         if lookup.status_code in API_REFUSED:
             rss = await fetcher.fetch(FetchRequest(f"{base}/@{user}.rss", etag=task.etag,
                                                    last_modified=task.last_modified))
-            return _keep_url(await parse_fetched(rss), task)
+            return _keep_url(batch_from_fetch(rss), task)
         if not lookup.ok or lookup.body is None:
             return _keep_url(batch_from_failure(lookup), task)
         try:

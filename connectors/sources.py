@@ -10,11 +10,9 @@ that kind is used. A failure in one source is a `Batch(status="failed")`, never 
 from __future__ import annotations
 
 import asyncio
-import contextvars
 import importlib
-from collections.abc import Sequence
-from concurrent.futures import Executor
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, replace
 from typing import Protocol
 
 from connectors.http import FetchLimits, FetchRequest, FetchResult, Fetcher
@@ -104,63 +102,138 @@ def resolve_spec(spec: str, *, rsshub_base_url: str | None = None, base_dir: str
     return ResolvedSpec(kind, connector_for(kind).resolve(rest, spec, options=options, base_dir=base_dir))
 
 
-# Parsing (and tagging) runs here when set: a process pool, so CPU work on one feed overlaps
-# the network wait for the others and uses every core. None: parse in the event loop.
-_parse_pool: contextvars.ContextVar[Executor | None] = contextvars.ContextVar("parse_pool", default=None)
-
-
-def fetch_all(tasks: Sequence[SourceTask], limits: FetchLimits = FetchLimits(), *,
-              parse_pool: Executor | None = None) -> dict[int, Batch]:
+def fetch_all(tasks: Sequence[SourceTask], limits: FetchLimits = FetchLimits()) -> dict[int, Batch]:
     """Read every source (network ones concurrently on one client); a Batch per source id."""
-    return asyncio.run(fetch_all_async(tasks, limits, parse_pool=parse_pool))
+    return asyncio.run(fetch_all_async(tasks, limits))
 
 
-async def fetch_all_async(tasks: Sequence[SourceTask], limits: FetchLimits = FetchLimits(), *,
-                          parse_pool: Executor | None = None) -> dict[int, Batch]:
-    token = _parse_pool.set(parse_pool)
-    try:
-        async with Fetcher(limits) as fetcher:
-            batches = await asyncio.gather(*(_read_one(t, fetcher) for t in tasks))
-    finally:
-        _parse_pool.reset(token)
+async def fetch_all_async(tasks: Sequence[SourceTask], limits: FetchLimits = FetchLimits()) -> dict[int, Batch]:
+    async with Fetcher(limits) as fetcher:
+        batches = await asyncio.gather(*(_read_one(t, fetcher) for t in tasks))
     return {t.source_id: b for t, b in zip(tasks, batches)}
 
 
-async def parse_fetched(result: FetchResult) -> Batch:
-    """batch_from_fetch, in the run's parse pool when there is one."""
-    pool = _parse_pool.get()
-    if pool is None or result.body is None:
-        return batch_from_fetch(result)
-    return await asyncio.get_running_loop().run_in_executor(pool, parse_in_worker, result)
+# --- many sources: fetch, parse and tag in worker processes ----------------------------------
+
+def fetch_in_processes(tasks: Sequence[SourceTask], limits: FetchLimits, *, workers: int,
+                       taxonomy_path: str | None = None) -> Iterator[tuple[int, Batch]]:
+    """Read the sources in `workers` processes and yield (source_id, Batch) as each is ready.
+
+    Each process runs its own client with its share of the concurrency limits and takes the
+    next unread source whenever one of its fetches is done, so a process busy tagging Chinese
+    posts simply takes fewer. It parses and tags each feed as it arrives: the CPU work uses
+    every core, no feed body crosses between processes, and the caller can store batches while
+    the rest are still on the network. A source whose process died comes back as failed.
+    """
+    import multiprocessing
+    import queue
+
+    ctx = multiprocessing.get_context("fork")  # tasks and tagger reach the children as they are
+    # Loaded once here and shared by every process; the Chinese segmenter too when some source
+    # has never been read (its posts will be new), not on a re-check that may find nothing new.
+    tag = batch_tagger(taxonomy_path, warm_up=any(not (t.etag or t.last_modified) for t in tasks))
+    # Each process needs at least one of the per-host and global slots: never more in all.
+    workers = max(1, min(workers, len(tasks), limits.per_host, limits.concurrency))
+    share = replace(limits, concurrency=max(1, limits.concurrency // workers),
+                    per_host=max(1, limits.per_host // workers))
+    taken = ctx.Value("q", 0)  # the index of the next unread source, shared by the processes
+    # Unbounded, so that a worker never stalls its fetches (and their timeouts) on a busy store;
+    # the storing process takes batches faster than the workers make them.
+    out = ctx.Queue()
+    procs = [ctx.Process(target=_fetch_process, args=(tasks, taken, share, tag, out), daemon=True)
+             for _ in range(workers)]
+    import gc
+
+    gc.freeze()  # what exists now (the tagger above all) stays shared: the children's GC leaves it be
+    try:
+        for proc in procs:
+            proc.start()
+    finally:
+        gc.unfreeze()
+    unread = {t.source_id: t for t in tasks}
+    running = len(procs)
+    try:
+        while running:
+            try:
+                item = out.get(timeout=1.0)
+            except queue.Empty:
+                if any(proc.is_alive() for proc in procs):
+                    continue
+                break  # every process has gone, some without saying so
+            if item is None:
+                running -= 1
+                continue
+            unread.pop(item[0], None)
+            yield item
+    finally:
+        for proc in procs:
+            if running:  # stopped early (the caller gave up, or a process died): stop the rest
+                proc.terminate()
+            proc.join(10)
+            if proc.is_alive():
+                proc.kill()
+                proc.join()
+    for sid, task in unread.items():
+        yield sid, Batch(status="failed", final_url=task.url,
+                         error="fetch: the fetching process stopped before reading this source")
 
 
-_worker_taxonomy = None
-_worker_fingerprint: str | None = None
+def _fetch_process(tasks: Sequence[SourceTask], taken, limits: FetchLimits,
+                   tag: Callable[[Batch], Batch], out) -> None:
+    """A worker process: read sources until none is left, send each tagged Batch back, then None.
+    If the storing process dies (even by SIGKILL), this one stops too instead of lingering."""
+    import os
+    import signal
+
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)  # not a handler inherited from the parent (Prefect's)
+    parent = os.getppid()
+
+    def take() -> int:
+        if os.getppid() != parent:
+            os._exit(1)
+        with taken.get_lock():
+            taken.value += 1
+            return taken.value - 1
+
+    async def lane(fetcher: Fetcher) -> None:
+        while (i := take()) < len(tasks):
+            out.put((tasks[i].source_id, tag(await _read_one(tasks[i], fetcher))))
+
+    async def run() -> None:
+        async with Fetcher(limits) as fetcher:
+            await asyncio.gather(*(lane(fetcher) for _ in range(limits.concurrency)))
+
+    try:
+        asyncio.run(run())
+    finally:
+        out.put(None)
 
 
-def init_parse_worker(taxonomy_path: str | None) -> None:
-    """Process-pool initialiser: load the taxonomy once per worker."""
-    global _worker_taxonomy, _worker_fingerprint
-    from transforms.tagging import load_taxonomy, taxonomy_fingerprint
-
-    _worker_taxonomy = load_taxonomy(taxonomy_path)
-    _worker_fingerprint = taxonomy_fingerprint(_worker_taxonomy)
+ZH_WARM_UP = "今天团队的项目上线了"  # a first Chinese post loads the segmenter's dictionary
 
 
-def parse_in_worker(result: FetchResult) -> Batch:
-    """Parse a fetched feed and tag its entries (runs in a worker process)."""
-    from dataclasses import replace
+def batch_tagger(taxonomy_path: str | None, *, warm_up: bool = False) -> Callable[[Batch], Batch]:
+    """Tag a Batch's entries with the taxonomy loaded once here (the store checks its
+    fingerprint), and drop the raw HTML: text and image are extracted, so it is not stored.
 
-    from transforms.tagging import tag_post
+    With `warm_up` the Chinese segmenter is loaded here too (about 2 s of CPU): made before the
+    fetching processes fork, it is loaded once and its memory shared, not once per process.
+    """
+    from transforms.tagging import load_taxonomy, tag_post, taxonomy_fingerprint
 
-    batch = batch_from_fetch(result)
-    if batch.status == "ok" and _worker_taxonomy is not None:
-        # The raw HTML has served its purpose (text and image are extracted): not sending it
-        # back halves what crosses between processes and what the run holds in memory.
-        batch.entries = [replace(e, html=None, tagged_with=_worker_fingerprint,
-                                 tags=tag_post(e.title, e.text, taxonomy=_worker_taxonomy))
-                         for e in batch.entries]
-    return batch
+    taxonomy = load_taxonomy(taxonomy_path)
+    fingerprint = taxonomy_fingerprint(taxonomy)
+    if warm_up:
+        tag_post("", ZH_WARM_UP, taxonomy=taxonomy)
+
+    def tag(batch: Batch) -> Batch:
+        if batch.status == "ok":
+            batch.entries = [replace(e, html=None, tagged_with=fingerprint,
+                                     tags=tag_post(e.title, e.text, taxonomy=taxonomy))
+                             for e in batch.entries]
+        return batch
+
+    return tag
 
 
 async def _read_one(task: SourceTask, fetcher: Fetcher) -> Batch:
@@ -221,7 +294,7 @@ class FeedConnector:
 
     async def read(self, task: SourceTask, fetcher: Fetcher | None) -> Batch:
         assert fetcher is not None
-        return await parse_fetched(await fetcher.fetch(
+        return batch_from_fetch(await fetcher.fetch(
             FetchRequest(task.url, etag=task.etag, last_modified=task.last_modified)))
 
 

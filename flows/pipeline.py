@@ -82,11 +82,27 @@ def store_task(config_path: str | None, plan, batches: dict):
 
     logger = get_run_logger()
     summary = store_batches(_config(config_path), plan, batches, say=logger.warning)
+    _log_summary(plan, summary)
+    return summary
+
+
+@task(name="fetch-and-store", retries=2, retry_delay_seconds=[10, 60], retry_condition_fn=_transient,
+      cache_policy=NO_CACHE)
+def fetch_store_task(config_path: str | None, plan):
+    """Fetch in this process's workers and store in waves as batches arrive (bounded memory)."""
+    from guanxi.ingest import fetch_and_store
+
+    summary = fetch_and_store(_config(config_path), plan, say=get_run_logger().warning)
+    _log_summary(plan, summary)
+    return summary
+
+
+def _log_summary(plan, summary) -> None:
+    logger = get_run_logger()
     logger.info(summary.line())
     for person, url, error in summary.failures:
         logger.warning("source failed: person=%s source=%s url=%s error=%s", person,
                        _source_kind(plan, url), redact_url(url), error)
-    return summary
 
 
 @task(name="snapshot", cache_policy=NO_CACHE)
@@ -125,10 +141,6 @@ def _source_kind(plan, url: str) -> str:
 # --- fetching, batched, on the configured task runner ---------------------------------------
 
 
-def _taxonomy_path(config: Config) -> str | None:
-    return str(config.taxonomy_path) if config.taxonomy_path else None
-
-
 def _chunks(items: list, n: int) -> list[list]:
     """Split into at most n nearly equal, non-empty chunks (round-robin spreads slow hosts)."""
     n = max(1, min(n, len(items)))
@@ -137,6 +149,8 @@ def _chunks(items: list, n: int) -> list[list]:
 
 def fetch_batched(config: Config, tasks: list) -> dict:
     """Run the fetch task(s): in this process by default, on Dask when [orchestration] says so."""
+    from guanxi.ingest import taxonomy_path
+
     oc = config.orchestration
     chunks = _chunks(tasks, oc.fetch_chunks)
     batches: dict = {}
@@ -146,14 +160,14 @@ def fetch_batched(config: Config, tasks: list) -> dict:
         runner = DaskTaskRunner(address=oc.dask_address) if oc.dask_address else DaskTaskRunner()
         with runner:
             futures = [runner.submit(fetch_task, {"tasks": c, "ingest_config": config.ingest,
-                                                   "taxonomy_path": _taxonomy_path(config)})
+                                                   "taxonomy_path": taxonomy_path(config)})
                        for c in chunks]
             for f in futures:
                 batches.update(f.result())
     elif len(chunks) == 1:
-        batches.update(fetch_task(chunks[0], config.ingest, _taxonomy_path(config)))
+        batches.update(fetch_task(chunks[0], config.ingest, taxonomy_path(config)))
     else:
-        for f in [fetch_task.submit(c, config.ingest, _taxonomy_path(config)) for c in chunks]:
+        for f in [fetch_task.submit(c, config.ingest, taxonomy_path(config)) for c in chunks]:
             batches.update(f.result())
     return batches
 
@@ -194,8 +208,10 @@ def ingest(config_path: str | None = None) -> dict:
     config = _config(config_path)
     with run_lock(config.store_path, what="ingest"):
         plan = plan_task(config_path)
-        batches = fetch_batched(config, plan.tasks)
-        summary = store_task(config_path, plan, batches)
+        if config.orchestration.task_runner == "dask" or config.orchestration.fetch_chunks > 1:
+            summary = store_task(config_path, plan, fetch_batched(config, plan.tasks))
+        else:  # one task fetches and stores in waves, as `guanxi ingest` does
+            summary = fetch_store_task(config_path, plan)
         index_task(config_path)
         snapshot_task(config_path)
         _publish_ingest_artifacts(config, summary)

@@ -1,19 +1,21 @@
 """The ingest pipeline as plain functions: roster -> due sources -> fetch -> identify -> tag -> store.
 
-Reads top to bottom like Miniflux's handler. The store is held only in two short write
-windows (before and after the network), so a slow feed never blocks anyone else.
+Reads top to bottom like Miniflux's handler. The store is held only in short write windows: one
+to plan, then one per wave of fetched posts (fetch outcomes with their posts), none of which
+waits on the network, so a slow feed never blocks anyone else.
 """
 
 from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from connectors.http import FetchLimits
-from connectors.sources import SourceOptions, SourceTask, SpecError, fetch_all, resolve_spec
+from connectors.sources import (SourceOptions, SourceTask, SpecError, fetch_all, fetch_in_processes,
+                                resolve_spec)
 from guanxi import store
 from guanxi.config import Config, IngestConfig, PersonConfig
 from guanxi.limits import cap_entries, capped_note, record_notes
@@ -44,6 +46,9 @@ class IngestSummary:
                 + f"; posts: {self.posts_new} new, {self.posts_updated} updated")
 
 
+PEOPLE_COLUMNS = ["name", "grp", "aliases", "email", "cadence_days", "language", "notes", "origin"]
+
+
 def sync_roster(con, people: Iterable[PersonConfig], *, rsshub_base_url: str,
                 base_dir: str | None, say: Callable[[str], None],
                 options: SourceOptions | None = None) -> None:
@@ -55,16 +60,26 @@ def sync_roster(con, people: Iterable[PersonConfig], *, rsshub_base_url: str,
     people = list(people)
     known = {r[0]: r[1:] for r in con.execute(
         "SELECT name, person_id, grp, aliases, email, cadence_days, language, notes FROM people").fetchall()}
+    fresh: dict[str, PersonConfig] = {}
     for p in people:
         want = (p.group, list(p.aliases), p.email, p.cadence_days, p.language, p.notes)
         have = known.get(p.name)
+        if have is None:
+            fresh.setdefault(p.name, p)
         # None in the config means "keep what is stored" (upsert_person coalesces it).
-        if have is None or any(w is not None and w != h for w, h in zip(want, have[1:])):
+        elif any(w is not None and w != h for w, h in zip(want, have[1:])):
             pid, _ = store.upsert_person(con, name=p.name, origin="config", grp=p.group,
                                          aliases=p.aliases, email=p.email,
                                          cadence_days=p.cadence_days, language=p.language,
                                          notes=p.notes)
             known[p.name] = (pid, *want)
+    if fresh:  # a new roster of thousands: one insert, not one statement per person
+        store.bulk_insert(con, "people", PEOPLE_COLUMNS,
+                          [[p.name, p.group, list(p.aliases), p.email, p.cadence_days, p.language,
+                            p.notes, "config"] for p in fresh.values()])
+        with store.rows_view(con, "_fresh", ["name"], [[name] for name in fresh]):
+            known.update({name: (pid,) for name, pid in con.execute(
+                "SELECT name, person_id FROM people WHERE name IN (SELECT name FROM _fresh)").fetchall()})
     have_sources = set(con.execute("SELECT person_id, spec FROM sources").fetchall())
     new_sources = []
     for p in people:
@@ -306,44 +321,68 @@ def plan_ingest(config: Config, *, now: datetime | None = None,
     return IngestPlan(now, sources, restore_secrets(tasks, config), waiting)
 
 
-POOL_FROM_SOURCES = 64  # below this, starting worker processes costs more than it saves
+POOL_FROM_SOURCES = 64     # below this, starting worker processes costs more than it saves
+STORE_EVERY_POSTS = 5_000  # posts fetched before they are stored in one short transaction
+
+
+def fetch_limits(ic: IngestConfig) -> FetchLimits:
+    return FetchLimits(read_s=ic.timeout_s, total_s=max(ic.timeout_s * 3, ic.timeout_s + 10),
+                       max_bytes=ic.max_body_bytes, concurrency=ic.concurrency,
+                       per_host=ic.per_host, user_agent=ic.user_agent)
+
+
+def fetched(tasks: list[SourceTask], ic: IngestConfig, *,
+            taxonomy_path: str | None = None) -> Iterator[tuple[int, Batch]]:
+    """Fetch sources concurrently, yielding (source_id, Batch) (no store, no config file: safe
+    on any worker).
+
+    With many sources, worker processes fetch, parse and tag (one per core, or
+    [ingest] parse_workers), and batches come back as they are ready, so the caller can store
+    some while the rest are still on the network.
+    """
+    import multiprocessing
+
+    # A daemonic process (e.g. a Dask worker) may not start processes of its own.
+    if sum(t.kind != "export" for t in tasks) < POOL_FROM_SOURCES or multiprocessing.current_process().daemon:
+        yield from fetch_all(tasks, fetch_limits(ic)).items()
+        return
+    yield from fetch_in_processes(tasks, fetch_limits(ic), workers=ic.parse_workers or os.cpu_count() or 1,
+                                  taxonomy_path=taxonomy_path)
 
 
 def fetch_sources(tasks: list[SourceTask], ic: IngestConfig, *,
                   taxonomy_path: str | None = None) -> dict[int, Batch]:
-    """Fetch a batch of sources concurrently (no store, no config file: safe on any worker).
+    """Every source's Batch at once (for a fetch task that runs elsewhere, e.g. on Dask)."""
+    return dict(fetched(tasks, ic, taxonomy_path=taxonomy_path))
 
-    With many sources, parsing and tagging run in a process pool as each fetch completes, so
-    CPU work overlaps the network and uses every core.
-    """
-    limits = FetchLimits(read_s=ic.timeout_s, total_s=max(ic.timeout_s * 3, ic.timeout_s + 10),
-                         max_bytes=ic.max_body_bytes, concurrency=ic.concurrency,
-                         per_host=ic.per_host, user_agent=ic.user_agent)
-    workers = ic.parse_workers or os.cpu_count() or 1
-    if workers < 2 or sum(t.kind != "export" for t in tasks) < POOL_FROM_SOURCES:
-        return fetch_all(tasks, limits)
-    import multiprocessing
-    from concurrent.futures import ProcessPoolExecutor
 
-    from connectors.sources import init_parse_worker
-
-    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork"),
-                             initializer=init_parse_worker, initargs=(taxonomy_path,)) as pool:
-        return fetch_all(tasks, limits, parse_pool=pool)
+def in_waves(batches: Iterable[tuple[int, Batch]], posts: int) -> Iterator[dict[int, Batch]]:
+    """Group fetched batches into waves of about `posts` entries (always at least one wave)."""
+    wave: dict[int, Batch] = {}
+    held = 0
+    for sid, batch in batches:
+        wave[sid] = batch
+        held += len(batch.entries)
+        if held >= posts:
+            yield wave
+            wave, held = {}, 0
+    yield wave
 
 
 def store_batches(config: Config, plan: IngestPlan, batches: dict[int, Batch], *,
-                  say: Callable[[str], None] = lambda m: print(m, file=sys.stderr)) -> IngestSummary:
-    """Record each fetch and save its posts in ONE transaction (search indexing comes later).
+                  say: Callable[[str], None] = lambda m: print(m, file=sys.stderr),
+                  summary: IngestSummary | None = None) -> IngestSummary:
+    """Record each fetch and save its posts in ONE transaction (search indexing comes later);
+    counts go into `summary` (a new one unless given, so waves of one run add up).
 
     Validators (ETag, Last-Modified) are saved only together with the posts they vouch for: if
-    the store stays busy and this gives up, nothing is written and the next run fetches it all
-    again, so nothing fetched is silently lost.
+    the store stays busy and this gives up, nothing of these batches is written and the next
+    run fetches them again, so nothing fetched is silently lost.
     """
     from transforms.tagging import load_taxonomy
 
     now = plan.now
-    summary = IngestSummary(sources_skipped=plan.waiting)
+    summary = summary or IngestSummary(sources_skipped=plan.waiting)
     records: list[PostRecord] = []
     notes: dict[int, str | None] = {}
     for sid, batch in batches.items():
@@ -363,11 +402,31 @@ def store_batches(config: Config, plan: IngestPlan, batches: dict[int, Batch], *
         record_fetches(con, [fetch_outcome(plan.sources[sid], batch, now, say)
                              for sid, batch in batches.items()])
         record_notes(con, notes, say)
-        summary.posts_new, summary.posts_updated = save_posts(
-            con, records, now, taxonomy=load_taxonomy(config.taxonomy_path))
+        new, updated = save_posts(con, records, now, taxonomy=load_taxonomy(config.taxonomy_path))
+        summary.posts_new += new
+        summary.posts_updated += updated
         pause_point("store")  # test-only: a crash test kills the process here, mid-transaction
         prune_expired(con, config.retention_days, now)
     return summary
+
+
+def fetch_and_store(config: Config, plan: IngestPlan, *,
+                    say: Callable[[str], None] = lambda m: print(m, file=sys.stderr)) -> IngestSummary:
+    """Fetch the plan's sources and store them in waves as they arrive.
+
+    Each wave is one short transaction (its sources' fetch outcomes with their posts) that
+    waits on nothing but the CPU: the network is read by the fetching processes meanwhile, and
+    what a run holds in memory is about one wave, however many sources there are.
+    """
+    summary = IngestSummary(sources_skipped=plan.waiting)
+    batches = fetched(plan.tasks, config.ingest, taxonomy_path=taxonomy_path(config))
+    for wave in in_waves(batches, STORE_EVERY_POSTS):
+        store_batches(config, plan, wave, say=say, summary=summary)
+    return summary
+
+
+def taxonomy_path(config: Config) -> str | None:
+    return str(config.taxonomy_path) if config.taxonomy_path else None
 
 
 def snapshot_after_ingest(config: Config, *, say: Callable[[str], None]) -> None:
@@ -389,9 +448,7 @@ def ingest(config: Config, *, now: datetime | None = None,
            say: Callable[[str], None] = lambda m: print(m, file=sys.stderr)) -> IngestSummary:
     """Fetch every due source, store new and changed posts with their tags."""
     plan = plan_ingest(config, now=now, say=say)
-    batches = fetch_sources(plan.tasks, config.ingest,
-                            taxonomy_path=str(config.taxonomy_path) if config.taxonomy_path else None)
-    summary = store_batches(config, plan, batches, say=say)
+    summary = fetch_and_store(config, plan, say=say)
     snapshot_after_ingest(config, say=say)
     return summary
 

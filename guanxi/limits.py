@@ -7,6 +7,7 @@ from dataclasses import replace
 from datetime import datetime, timezone
 
 from guanxi.models import Batch
+from guanxi.store import rows_view
 
 _OLDEST = datetime.min.replace(tzinfo=timezone.utc)
 
@@ -22,10 +23,13 @@ def cap_entries(batch: Batch, limit: int) -> tuple[Batch, int]:
     return replace(batch, entries=[batch.entries[i] for i in keep]), total - limit
 
 
-def record_notes(con, notes: dict[int, str], say: Callable[[str], None]) -> None:
+def record_notes(con, notes: dict[int, str | None], say: Callable[[str], None]) -> None:
     """Save each source's note for this run (None clears an old one) and say it on stderr."""
+    if not notes:
+        return
+    with rows_view(con, "_notes", ["source_id", "note"], [[sid, note] for sid, note in notes.items()]):
+        con.execute("UPDATE sources SET last_note = n.note FROM _notes n WHERE sources.source_id = n.source_id")
     for source_id, note in notes.items():
-        con.execute("UPDATE sources SET last_note = ? WHERE source_id = ?", [note, source_id])
         if note:
             say(f"source {source_id}: {note}")
 

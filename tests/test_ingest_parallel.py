@@ -1,0 +1,53 @@
+"""Many sources: fetched, parsed and tagged in worker processes, stored in waves as they arrive."""
+
+import os
+
+import connectors.sources
+import guanxi.ingest
+from tests.ingest_helpers import make_config, query, run_ingest
+from tests.loopback import static
+
+SOURCES = guanxi.ingest.POOL_FROM_SOURCES + 6
+
+
+def feed(n: int) -> str:
+    items = "".join(f"<item><guid>f{n}-{i}</guid><title>News {n}.{i}</title>"
+                    f"<description>I got promoted to team lead today! Entry {i} of feed {n}.</description>"
+                    f"<pubDate>Fri, {10 + i:02d} Nov 2026 08:00:00 GMT</pubDate></item>" for i in range(3))
+    return f'<?xml version="1.0"?><rss version="2.0"><channel><title>F{n}</title>{items}</channel></rss>'
+
+
+def many_feeds(tmp_path, server):
+    for n in range(SOURCES):
+        server.routes[f"/f{n}.xml"] = static(feed(n), etag=f'"e{n}"')
+    return make_config(tmp_path, {f"Person {n}": [server.url(f"/f{n}.xml")] for n in range(SOURCES)},
+                       extra="[ingest]\nparse_workers = 2\n")
+
+
+def test_many_sources_are_tagged_in_workers_and_stored_in_waves(tmp_path, server, monkeypatch):
+    cfg = many_feeds(tmp_path, server)
+    waves = []
+    store_batches = guanxi.ingest.store_batches
+    monkeypatch.setattr(guanxi.ingest, "STORE_EVERY_POSTS", 40)
+    monkeypatch.setattr(guanxi.ingest, "store_batches",
+                        lambda config, plan, batches, **kw: waves.append(len(batches))
+                        or store_batches(config, plan, batches, **kw))
+    summary = run_ingest(cfg)
+    assert (summary.sources_ok, summary.sources_failed, summary.posts_new) == (SOURCES, 0, 3 * SOURCES)
+    assert len(waves) >= 5 and sum(waves) == SOURCES  # each source in exactly one wave
+    assert query(cfg, "SELECT count(*) FROM post_signals WHERE signal = 'congratulate'") == [(3 * SOURCES,)]
+    assert query(cfg, "SELECT count(*) FROM sources WHERE etag IS NOT NULL") == [(SOURCES,)]
+    again = run_ingest(cfg)  # every wave saved its validators: the re-check is all conditional
+    assert (again.sources_not_modified, again.posts_new) == (SOURCES, 0)
+
+
+def test_a_fetch_process_that_dies_fails_its_sources_not_the_run(tmp_path, server, monkeypatch):
+    cfg = many_feeds(tmp_path, server)
+    monkeypatch.setattr(connectors.sources, "_fetch_process", lambda *args: os._exit(3))
+    summary = run_ingest(cfg)
+    assert (summary.sources_ok, summary.sources_failed) == (0, SOURCES)
+    assert "fetching process stopped" in summary.failures[0][2]
+    monkeypatch.undo()
+    retry = run_ingest(cfg)  # failed sources wait out a back-off; none was stored half-way
+    assert query(cfg, "SELECT count(*) FROM posts") == [(0,)]
+    assert retry.sources_skipped == SOURCES
