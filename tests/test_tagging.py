@@ -10,6 +10,7 @@ check_in is illness, bereavement, layoff or hardship, and never comes with congr
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from collections import Counter
@@ -91,12 +92,32 @@ def test_detect_lang(text: str, lang: str) -> None:
     assert detect_lang(text) == lang
 
 
+@given(st.lists(st.sampled_from(["中", "文字", "a", "word", " ", "\n", "1", "é", "Ab"]), max_size=40))
+@settings(max_examples=300, deadline=None)
+def test_detect_lang_counts_only_what_it_needs(parts: list[str]) -> None:
+    # The early exits must give the share over every character and word of the text.
+    text = "".join(parts)
+    cjk = sum(part in ("中", "文字") and len(part) for part in parts)
+    words = len(re.findall(r"[A-Za-z]+", text))
+    assert detect_lang(text) == ("zh" if cjk and cjk / (cjk + words) >= 0.4 else "en")
+
+
 def test_detect_lang_labelled_set() -> None:
     wrong = [p["id"] for p in POSTS if detect_lang(f"{p['title']}\n{p['text']}") != p["lang"]]
     assert wrong == []
 
 
 # --- English matching -----------------------------------------------------------------------
+
+
+@given(st.lists(st.sampled_from(["can", "won", "ain", "is", "n", "t", "re", "s", "'", "'t", " ", "x", "é", "1"]), max_size=30))
+@settings(max_examples=500, deadline=None)
+def test_contractions_expanded_like_one_regex_pass(parts: list[str]) -> None:
+    # The apostrophe-driven expansion must equal a plain substitution over the whole text.
+    from transforms.tagging import _CONTRACTION, _expand_contraction, _expand_contractions
+
+    text = "".join(parts)
+    assert _expand_contractions(text) == _CONTRACTION.sub(_expand_contraction, text)
 
 
 @pytest.mark.parametrize("text", ["Hiked the ridge today.", "Hiking with the kids.", "She hikes every Sunday.", "A long hike."])

@@ -103,10 +103,27 @@ def _expand_contraction(match: re.Match[str]) -> str:
     return _CONTRACTION_SUFFIXES[match.group(2)]
 
 
+def _expand_contractions(text: str) -> str:
+    """_CONTRACTION.sub(_expand_contraction, text), trying the pattern only where a match can start
+    (three, one or zero characters before an apostrophe): a plain sub tries its boundary test and three
+    branches at every character of the post."""
+    out: list[str] = []
+    pos, quote = 0, text.find("'")
+    while quote >= 0:
+        for start in (quote - 3, quote - 1, quote):
+            match = _CONTRACTION.match(text, start) if start >= pos else None
+            if match:
+                out += (text[pos:start], _expand_contraction(match))
+                pos = match.end()
+                break
+        quote = text.find("'", quote + 1)
+    return "".join(out) + text[pos:] if out else text
+
+
 def _normalise(text: str) -> str:
     """Fold width, case, traditional characters and contractions so keywords match one form."""
     text = unicodedata.normalize("NFKC", text).lower().translate(_TRANSLATE)
-    return _CONTRACTION.sub(_expand_contraction, text) if "'" in text else text
+    return _expand_contractions(text)
 
 
 # The fullwidth punctuation Chinese posts are full of, folded the way NFKC folds it.
@@ -120,6 +137,12 @@ _NEEDS_NFKC = re.compile(
     + "\uf900-\ufaff\ufb00-\ufb06\u2460-\u24ff\u2000-\u200a\u3000\u00a0\u2025\u00bc-\u00be\u2150-\u218f]"
 )
 _TRADITIONAL = re.compile("[" + "".join(sorted(chr(code) for code in T2S)) + "]")
+_TRADITIONAL_RUN = re.compile(_TRADITIONAL.pattern + "+")
+
+
+def _to_simplified(match: re.Match[str]) -> str:
+    """A run of traditional characters, simplified."""
+    return match.group().translate(T2S)
 
 
 def _normalise_post(text: str) -> str:
@@ -132,8 +155,10 @@ def _normalise_post(text: str) -> str:
         if wide in text:
             text = text.replace(wide, narrow)
     if _TRADITIONAL.search(text):
-        text = text.translate(T2S)
-    return _CONTRACTION.sub(_expand_contraction, text) if "'" in text else text
+        # Only the runs of traditional characters are translated: str.translate with a dict costs
+        # a lookup per character of the whole post, and most posts hold a few such characters.
+        text = _TRADITIONAL_RUN.sub(_to_simplified, text)
+    return _expand_contractions(text)
 
 
 def _undouble(word: str) -> str:
@@ -303,7 +328,9 @@ class _Compiled:
                 for symbol in label.emoji
             )
         self.en_firsts = frozenset(self.en_keys) | frozenset(self.en_exclude)
-        self.any_emoji = _any_of({symbol for symbol, _ in self.emoji})  # most posts have none of them
+        # Most posts hold none of the symbols: one search for a character near a symbol's first one
+        # rules that out far faster than an alternation of the symbols themselves.
+        self.emoji_firsts = _near_chars({symbol[0] for symbol, _ in self.emoji})
         # First stems whose every keyword is that one word, of a label read without context, and
         # inside no exclusion of its label: counted as soon as they are seen.
         self.en_fast: dict[str, _Key] = {}
@@ -412,6 +439,19 @@ def _any_of(words: Iterable[str]) -> re.Pattern[str]:
     """A regex finding any of `words` (one that never matches when there are none)."""
     words = sorted(words, key=lambda word: (-len(word), word))
     return re.compile("|".join(map(re.escape, words)) if words else r"(?!)")
+
+
+def _near_chars(chars: set[str], gap: int = 256) -> re.Pattern[str]:
+    """A regex finding any of `chars`, and maybe a few characters between them: close ones are
+    merged into ranges, because re tests a class of many non-BMP literals one by one."""
+    ranges: list[list[int]] = []
+    for code in sorted(map(ord, chars)):
+        if ranges and code - ranges[-1][1] <= gap:
+            ranges[-1][1] = code
+        else:
+            ranges.append([code, code])
+    body = "".join(re.escape(chr(a)) + (f"-{re.escape(chr(b))}" if b > a else "") for a, b in ranges)
+    return re.compile(f"[{body}]" if body else r"(?!)")
 
 
 def _may_overlap(keyword: str, other: str) -> bool:
@@ -1303,9 +1343,10 @@ def tag_post(title: str, text: str, *, taxonomy: Taxonomy | None = None) -> Tags
         _match_zh_post(norm, zh_found, has_latin, compiled, tally)
     if has_latin:
         _match_en(norm, compiled, tally)
-    if compiled.any_emoji.search(norm):
+    if compiled.emoji_firsts.search(norm):
+        present = set(compiled.emoji_firsts.findall(norm))
         for symbol, key in compiled.emoji:
-            if symbol in norm:
+            if symbol[0] in present and symbol in norm:
                 tally.add(key, symbol)
 
     fired = {
