@@ -207,6 +207,8 @@ def _stem(word: str) -> str:
 
 _STEMS: dict[str, str] = {}
 _STEM_CACHE_LIMIT = 200_000
+# Chinese sentences whose reading is kept (per taxonomy); a few MB at most.
+_SENTENCE_CACHE_LIMIT = 20_000
 
 
 def _stem_cached(word: str) -> str:
@@ -433,6 +435,8 @@ class _Compiled:
         self.segment: Callable[[str], list[str]] | None = None
         # Per jieba word, the keywords found inside it; bounded by the language's vocabulary.
         self.affixes: dict[str, tuple[tuple[str, _Key], ...]] = {}
+        # Per (sentence, its matches to read, whether the post has Latin letters): what counts.
+        self.zh_sentences: dict[tuple[str, tuple[tuple[int, str], ...], bool], tuple[tuple[_Key, str], ...]] = {}
 
 
 def _any_of(words: Iterable[str]) -> re.Pattern[str]:
@@ -785,6 +789,7 @@ def _segmenter(compiled: _Compiled) -> Callable[[str], list[str]]:
             compiled.traps = _boundary_traps(compiled.zh_keys, tokenizer.FREQ)
             compiled.traps_at = len(_JIEBA_WORDS)
 
+    compiled.zh_sentences.clear()  # they were read with the segmenter and traps being replaced
     compiled.words = tokenizer.FREQ
     compiled.joins = _word_bigrams(tokenizer)
 
@@ -1235,9 +1240,12 @@ def _zh_char_hits(
     return hits, excluded
 
 
-def _match_zh(sentence: str, found: list[tuple[int, str]], has_latin: bool, compiled: _Compiled, tally: _Tally) -> None:
-    """Check the Chinese keyword occurrences `found` in one sentence ((offset, longest match) pairs),
-    asking jieba only about clauses where a word boundary is ambiguous."""
+def _match_zh(sentence: str, found: tuple[tuple[int, str], ...], has_latin: bool, compiled: _Compiled) -> tuple[tuple[_Key, str], ...]:
+    """The keywords (with their surface) that the Chinese occurrences `found` in one sentence
+    ((offset, longest match) pairs) let count, once their context is read; jieba is asked only
+    about clauses where a word boundary is ambiguous. A pure function of its arguments, so the
+    result can be kept per sentence (see _match_zh_post)."""
+    counted: list[tuple[_Key, str]] = []
     cues = compiled.zh_cues
     asked: bool | None = None  # whether the sentence asks something, computed when first needed
     pending = iter(found)
@@ -1262,8 +1270,6 @@ def _match_zh(sentence: str, found: list[tuple[int, str]], has_latin: bool, comp
             tokens, offsets = [], []
             hits, excluded = by_chars
         for hit in _keep(hits, excluded):
-            if tally.has(hit.key, hit.surface):
-                continue
             blocks = compiled.blocks[hit.key.label]
             if hit.key.ask or "question" in blocks:
                 if asked is None:
@@ -1287,7 +1293,8 @@ def _match_zh(sentence: str, found: list[tuple[int, str]], has_latin: bool, comp
                 start, end = (offsets[hit.start], offsets[hit.end]) if tokens else (hit.start, hit.end)
                 if _zh_third_party(sentence, c0 + start, c0 + end, cues.owner):
                     continue
-            tally.add(hit.key, hit.surface)
+            counted.append((hit.key, hit.surface))
+    return tuple(counted)
 
 
 def _zh_scan(norm: str, scans: tuple[re.Pattern[str], ...]) -> list[tuple[int, str]]:
@@ -1302,7 +1309,7 @@ def _match_zh_post(norm: str, zh_found: list[tuple[int, str]], has_latin: bool, 
     needing no context are counted at once, and repeats of what is already counted are skipped."""
     if compiled.segment is None or compiled.traps_at != len(_JIEBA_WORDS):
         _segmenter(compiled)
-    zh_parts, zh_fast, joins = compiled.zh_parts, compiled.zh_fast, compiled.joins
+    zh_parts, zh_fast, joins, sentences = compiled.zh_parts, compiled.zh_fast, compiled.joins, compiled.zh_sentences
     done: set[str] = set()
     # Sentence boundaries once, then only the sentences holding a match are cut out.
     bounds = [match.start() for match in _SENTENCE_SPLIT.finditer(norm)]
@@ -1328,7 +1335,17 @@ def _match_zh_post(norm: str, zh_found: list[tuple[int, str]], has_latin: bool, 
             if not tally.has_all(zh_parts[word]):
                 found.append((start - offset, word))
         if found:
-            _match_zh(sentence, found, has_latin, compiled, tally)
+            # Posts repeat sentences (quotes, signatures, reposts, long threads); what a sentence
+            # lets count depends only on the sentence and the matches left to read in it, and
+            # counting a keyword twice changes nothing, so the answer is kept per sentence.
+            key = (sentence, tuple(found), has_latin)
+            counted = sentences.get(key)
+            if counted is None:
+                if len(sentences) >= _SENTENCE_CACHE_LIMIT:
+                    sentences.clear()
+                counted = sentences[key] = _match_zh(sentence, key[1], has_latin, compiled)
+            for hit_key, surface in counted:
+                tally.add(hit_key, surface)
 
 
 def tag_post(title: str, text: str, *, taxonomy: Taxonomy | None = None) -> Tags:
