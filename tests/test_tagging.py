@@ -405,8 +405,13 @@ def test_segmenter_cuts_exactly_like_jieba() -> None:
     segment = taxonomy._compiled.segment
     texts = [json.loads(line)["text"] for path in (FIXTURES, FIXTURES_2, FIXTURES_H, FIXTURES_B) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
     texts += ["拿到了Google的offer!!", "3.5km跑完 #打卡", "a b\r\nc 中 文", "被裁判罚下场", "熊猫和猫", "", "。。。", "ab12中c"]
-    for text in texts:
-        assert segment(text) == tagging._JIEBA.lcut(text, HMM=False), text
+    # Long blocks with no punctuation (cut into pieces at forced boundaries, each piece kept).
+    chinese = ["".join(re.findall(r"[\u4e00-\u9fff]+", text)) for text in texts]
+    texts += ["".join(chinese[i : i + 7]) for i in range(0, len(chinese), 7)]
+    texts += ["".join(chinese[i : i + 5]) + "ab3" + "".join(chinese[i + 5 : i + 9]) for i in range(0, len(chinese), 9)]
+    for _ in range(2):  # the second time from the pieces kept
+        for text in texts:
+            assert segment(text) == tagging._JIEBA.lcut(text, HMM=False), text
 
 
 def test_compound_words_still_match_their_keyword() -> None:

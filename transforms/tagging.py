@@ -28,7 +28,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import cache
 from itertools import accumulate
-from math import log
+from math import inf, log
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -209,6 +209,10 @@ _STEMS: dict[str, str] = {}
 _STEM_CACHE_LIMIT = 200_000
 # Chinese sentences whose reading is kept (per taxonomy); a few MB at most.
 _SENTENCE_CACHE_LIMIT = 20_000
+# Pieces of Chinese text whose jieba cut is kept, and how far apart two cuts' scores (log
+# probabilities, rounded far below this) must be for a piece's cut to be trusted on its own.
+_PIECE_CACHE_LIMIT = 50_000
+_ROUTE_MARGIN = 1e-6
 
 
 def _stem_cached(word: str) -> str:
@@ -364,7 +368,7 @@ class _Compiled:
                 ([entry for entry in entries if len(entry[0]) == 1], [entry for entry in excluded if len(entry[0]) == 1]),
             )
         zh_all = [*self.zh_keys, *self.zh_exclude]
-        self.zh_max_len = max(map(len, zh_all), default=0)
+        self.zh_heads = frozenset(word[:k] for word in zh_all for k in range(1, len(word) + 1))
         # One C-level scan per post finds the longest keyword or exclusion at each leftmost
         # position; words inside a match (火锅 in 火锅店, 烤鸭 in 吃烤鸭) come from this table.
         # A keyword that overlaps a match without being inside it is also a jieba word, so it makes
@@ -436,7 +440,7 @@ class _Compiled:
         # Per jieba word, the keywords found inside it; bounded by the language's vocabulary.
         self.affixes: dict[str, tuple[tuple[str, _Key], ...]] = {}
         # Per (sentence, its matches to read, whether the post has Latin letters): what counts.
-        self.zh_sentences: dict[tuple[str, tuple[tuple[int, str], ...], bool], tuple[tuple[_Key, str], ...]] = {}
+        self.zh_sentences: dict[tuple[str, tuple[tuple[int, str], ...], bool], Any] = {}
 
 
 def _any_of(words: Iterable[str]) -> re.Pattern[str]:
@@ -802,23 +806,32 @@ def _segmenter(compiled: _Compiled) -> Callable[[str], list[str]]:
 def _cut_without_hmm(tokenizer: Any) -> Callable[[str], list[str]]:
     """tokenizer.lcut(text, HMM=False), word for word, in one pass per block: jieba builds a dict
     DAG and takes a logarithm per candidate word and call; here each word's score is computed once
-    (for the dictionary's current total) and the DAG is walked in place."""
+    (for the dictionary's current total) and the DAG is walked in place.
+
+    A block is also cut where no dictionary word spans two neighbouring characters: jieba's best
+    path must pass there, so each piece's best cut is its own and is kept per piece (long posts
+    and everyday phrases repeat them). A piece whose cut hangs on a near tie (within
+    _ROUTE_MARGIN, where rounding could tip it) is not trusted: that block is cut whole."""
     jieba = sys.modules[type(tokenizer).__module__]
     han, skip, eng = jieba.re_han_default, jieba.re_skip_default, jieba.re_eng
     freq = tokenizer.FREQ
     scores: dict[str, float] = {}
-    total = [0]  # the dictionary total the scores were computed for
+    pieces: dict[str, tuple[str, ...] | None] = {}
+    total = [0]  # the dictionary total the scores (and pieces) were computed for
+    # Neighbouring characters inside some dictionary word: words of up to _ZH_WORD_REACH
+    # characters (shared with the boundary checks), then the few pairs only longer words hold.
+    joins = _word_bigrams(tokenizer)
+    long_joins = frozenset(
+        word[i : i + 2] for word, count in freq.items() if count and len(word) > _ZH_WORD_REACH for i in range(len(word) - 1)
+    ) - joins
 
-    def cut_block(text: str, out: list[str]) -> None:
-        if total[0] != tokenizer.total:  # words were added: jieba's scores changed too
-            scores.clear()
-            total[0] = tokenizer.total
-        logtotal = log(tokenizer.total)
+    def route(text: str, logtotal: float, careful: bool) -> tuple[str, ...] | None:
+        """The best cut of `text`; when `careful`, None if any choice in it is a near tie."""
         n = len(text)
         best_score = [0.0] * (n + 1)
         best_end = [0] * (n + 1)
         for k in range(n - 1, -1, -1):
-            top, top_x = 0.0, -1
+            top, top_x, second = 0.0, -1, -inf
             i, frag = k, text[k]
             while i < n and frag in freq:
                 if freq[frag]:
@@ -827,25 +840,60 @@ def _cut_without_hmm(tokenizer: Any) -> Callable[[str], list[str]]:
                         score = scores[frag] = log(freq[frag]) - logtotal
                     score += best_score[i + 1]
                     if top_x < 0 or score >= top:
+                        if top_x >= 0:
+                            second = top
                         top, top_x = score, i
+                    elif score > second:
+                        second = score
                 i += 1
                 frag = text[k : i + 1]
             if top_x < 0:  # no dictionary word starts here: the character alone
                 char = text[k]
                 top, top_x = log(freq.get(char) or 1) - logtotal + best_score[k + 1], k
+            elif careful and top - second < _ROUTE_MARGIN:
+                return None
             best_score[k], best_end[k] = top, top_x
-        x, buf = 0, ""
+        words, x = [], 0
         while x < n:
             y = best_end[x] + 1
-            word = text[x:y]
-            if y - x == 1 and eng.match(word):
+            words.append(text[x:y])
+            x = y
+        return tuple(words)
+
+    def by_pieces(text: str, cuts: list[int], logtotal: float) -> list[str] | None:
+        """The block's cut put together from its pieces' cuts; None if one of them is not trusted."""
+        if len(pieces) >= _PIECE_CACHE_LIMIT:
+            pieces.clear()
+        words: list[str] = []
+        at = 0
+        for cut in (*cuts, len(text)):
+            piece = text[at:cut]
+            best = pieces[piece] if piece in pieces else pieces.setdefault(piece, route(piece, logtotal, True))
+            if best is None:
+                return None
+            words += best
+            at = cut
+        return words
+
+    def cut_block(text: str, out: list[str]) -> None:
+        if total[0] != tokenizer.total:  # words were added: jieba's scores changed too
+            scores.clear()
+            pieces.clear()
+            total[0] = tokenizer.total
+        logtotal = log(tokenizer.total)
+        cuts = [p for p in range(1, len(text)) if text[p - 1 : p + 1] not in joins and text[p - 1 : p + 1] not in long_joins]
+        words = by_pieces(text, cuts, logtotal) if cuts else None
+        if words is None:
+            words = route(text, logtotal, False) or ()
+        buf = ""
+        for word in words:
+            if len(word) == 1 and eng.match(word):
                 buf += word
             else:
                 if buf:
                     out.append(buf)
                     buf = ""
                 out.append(word)
-            x = y
         if buf:
             out.append(buf)
 
@@ -1091,12 +1139,14 @@ def _zh_clause_hits(tokens: list[str], compiled: _Compiled) -> tuple[list[_Hit],
     """Keyword and exclusion occurrences made of whole jieba words (or a prefix/suffix of one)."""
     hits: list[_Hit] = []
     excluded: list[tuple[int, int, int]] = []
-    keys, exclude, longest, n = compiled.zh_keys, compiled.zh_exclude, compiled.zh_max_len, len(tokens)
-    for i in range(n):
+    keys, exclude, heads, n = compiled.zh_keys, compiled.zh_exclude, compiled.zh_heads, len(tokens)
+    # Only words that begin a keyword or exclusion, or are long enough to hold one as an affix,
+    # start a hit; and words are joined only while they still begin one.
+    for i in [i for i, token in enumerate(tokens) if token in heads or len(token) > 2]:
         word = ""
         for j in range(i, min(n, i + _ZH_MAX_TOKENS)):
             word += tokens[j]
-            if len(word) > longest:
+            if word not in heads:
                 break
             for key in keys.get(word, ()):
                 hits.append(_Hit(key, i, j + 1, word))
@@ -1240,12 +1290,18 @@ def _zh_char_hits(
     return hits, excluded
 
 
-def _match_zh(sentence: str, found: tuple[tuple[int, str], ...], has_latin: bool, compiled: _Compiled) -> tuple[tuple[_Key, str], ...]:
+_Counted = tuple[tuple[tuple[_Key, str], ...], tuple[tuple[_Key, str], ...]]
+
+
+def _match_zh(sentence: str, found: tuple[tuple[int, str], ...], has_latin: bool, compiled: _Compiled, tally: _Tally) -> _Counted:
     """The keywords (with their surface) that the Chinese occurrences `found` in one sentence
     ((offset, longest match) pairs) let count, once their context is read; jieba is asked only
-    about clauses where a word boundary is ambiguous. A pure function of its arguments, so the
-    result can be kept per sentence (see _match_zh_post)."""
+    about clauses where a word boundary is ambiguous. Hits that `tally` already holds are not read
+    (counting them again changes nothing) but returned apart, as not known: the answer holds for
+    any post whose tally holds those too (see _match_zh_post)."""
     counted: list[tuple[_Key, str]] = []
+    unknown: list[tuple[_Key, str]] = []
+    here = _Tally()  # what this sentence counted: a repeat of it needs no reading
     cues = compiled.zh_cues
     asked: bool | None = None  # whether the sentence asks something, computed when first needed
     pending = iter(found)
@@ -1270,6 +1326,11 @@ def _match_zh(sentence: str, found: tuple[tuple[int, str], ...], has_latin: bool
             tokens, offsets = [], []
             hits, excluded = by_chars
         for hit in _keep(hits, excluded):
+            if here.has(hit.key, hit.surface):
+                continue
+            if tally.has(hit.key, hit.surface):
+                unknown.append((hit.key, hit.surface))
+                continue
             blocks = compiled.blocks[hit.key.label]
             if hit.key.ask or "question" in blocks:
                 if asked is None:
@@ -1293,8 +1354,9 @@ def _match_zh(sentence: str, found: tuple[tuple[int, str], ...], has_latin: bool
                 start, end = (offsets[hit.start], offsets[hit.end]) if tokens else (hit.start, hit.end)
                 if _zh_third_party(sentence, c0 + start, c0 + end, cues.owner):
                     continue
+            here.add(hit.key, hit.surface)
             counted.append((hit.key, hit.surface))
-    return tuple(counted)
+    return tuple(counted), tuple(unknown)
 
 
 def _zh_scan(norm: str, scans: tuple[re.Pattern[str], ...]) -> list[tuple[int, str]]:
@@ -1339,12 +1401,12 @@ def _match_zh_post(norm: str, zh_found: list[tuple[int, str]], has_latin: bool, 
             # lets count depends only on the sentence and the matches left to read in it, and
             # counting a keyword twice changes nothing, so the answer is kept per sentence.
             key = (sentence, tuple(found), has_latin)
-            counted = sentences.get(key)
-            if counted is None:
+            known = sentences.get(key)
+            if known is None or (known[1] and not all(tally.has(*pair) for pair in known[1])):
                 if len(sentences) >= _SENTENCE_CACHE_LIMIT:
                     sentences.clear()
-                counted = sentences[key] = _match_zh(sentence, key[1], has_latin, compiled)
-            for hit_key, surface in counted:
+                known = sentences[key] = _match_zh(sentence, key[1], has_latin, compiled, tally)
+            for hit_key, surface in known[0]:
                 tally.add(hit_key, surface)
 
 
