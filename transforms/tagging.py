@@ -1064,6 +1064,53 @@ class _Tally:
         return all(keyword in weights.get(label, ()) and surface in evidence[label] for label, keyword, surface in parts)
 
 
+# A sentence's reading: the (keyword, surface) pairs it lets count, and those it left unread
+# because the post had counted them already.
+_Counted = tuple[tuple[tuple[_Key, str], ...], tuple[tuple[_Key, str], ...]]
+
+
+class _Reading:
+    """Collects one sentence's reading (see _Counted) while its hits are checked and counted in
+    the post's tally."""
+
+    def __init__(self, tally: _Tally) -> None:
+        self.tally = tally
+        self.here = _Tally()  # what this sentence counted
+        self.counted: list[tuple[_Key, str]] = []
+        self.unknown: list[tuple[_Key, str]] = []
+
+    def settled(self, hit: _Hit) -> bool:
+        """Whether the hit needs no reading: counting it again would change nothing."""
+        if not self.tally.has(hit.key, hit.surface):
+            return False
+        if not self.here.has(hit.key, hit.surface):
+            self.unknown.append((hit.key, hit.surface))
+        return True
+
+    def count(self, hit: _Hit) -> None:
+        """The hit survived its context."""
+        self.tally.add(hit.key, hit.surface)
+        self.here.add(hit.key, hit.surface)
+        self.counted.append((hit.key, hit.surface))
+
+    def result(self) -> _Counted:
+        return tuple(self.counted), tuple(self.unknown)
+
+
+def _recall(known: dict[Any, _Counted], key: Any, tally: _Tally, read: Callable[[], _Counted]) -> None:
+    """Tally a sentence's reading, kept under `key` or made by `read()`. Posts repeat sentences
+    (quotes, signatures, reposts, long threads), and a reading depends only on its sentence; it
+    holds for any post that has counted what it left unread, as counting twice changes nothing."""
+    reading = known.get(key)
+    if reading is None or (reading[1] and not all(tally.has(*pair) for pair in reading[1])):
+        if len(known) >= _SENTENCE_CACHE_LIMIT:
+            known.clear()
+        known[key] = read()  # which has counted it in `tally`
+        return
+    for key_, surface in reading[0]:
+        tally.add(key_, surface)
+
+
 def _en_sentence(ends: list[int], at: int, n: int) -> tuple[int, int]:
     """Token range of the sentence holding token `at` (its closing punctuation included), given the
     sorted indices of sentence-end tokens among the post's n tokens."""
@@ -1290,18 +1337,13 @@ def _zh_char_hits(
     return hits, excluded
 
 
-_Counted = tuple[tuple[tuple[_Key, str], ...], tuple[tuple[_Key, str], ...]]
-
-
 def _match_zh(sentence: str, found: tuple[tuple[int, str], ...], has_latin: bool, compiled: _Compiled, tally: _Tally) -> _Counted:
     """The keywords (with their surface) that the Chinese occurrences `found` in one sentence
     ((offset, longest match) pairs) let count, once their context is read; jieba is asked only
     about clauses where a word boundary is ambiguous. Hits that `tally` already holds are not read
     (counting them again changes nothing) but returned apart, as not known: the answer holds for
     any post whose tally holds those too (see _match_zh_post)."""
-    counted: list[tuple[_Key, str]] = []
-    unknown: list[tuple[_Key, str]] = []
-    here = _Tally()  # what this sentence counted: a repeat of it needs no reading
+    reading = _Reading(tally)
     cues = compiled.zh_cues
     asked: bool | None = None  # whether the sentence asks something, computed when first needed
     pending = iter(found)
@@ -1326,10 +1368,7 @@ def _match_zh(sentence: str, found: tuple[tuple[int, str], ...], has_latin: bool
             tokens, offsets = [], []
             hits, excluded = by_chars
         for hit in _keep(hits, excluded):
-            if here.has(hit.key, hit.surface):
-                continue
-            if tally.has(hit.key, hit.surface):
-                unknown.append((hit.key, hit.surface))
+            if reading.settled(hit):
                 continue
             blocks = compiled.blocks[hit.key.label]
             if hit.key.ask or "question" in blocks:
@@ -1354,9 +1393,8 @@ def _match_zh(sentence: str, found: tuple[tuple[int, str], ...], has_latin: bool
                 start, end = (offsets[hit.start], offsets[hit.end]) if tokens else (hit.start, hit.end)
                 if _zh_third_party(sentence, c0 + start, c0 + end, cues.owner):
                     continue
-            here.add(hit.key, hit.surface)
-            counted.append((hit.key, hit.surface))
-    return tuple(counted), tuple(unknown)
+            reading.count(hit)
+    return reading.result()
 
 
 def _zh_scan(norm: str, scans: tuple[re.Pattern[str], ...]) -> list[tuple[int, str]]:
@@ -1397,17 +1435,9 @@ def _match_zh_post(norm: str, zh_found: list[tuple[int, str]], has_latin: bool, 
             if not tally.has_all(zh_parts[word]):
                 found.append((start - offset, word))
         if found:
-            # Posts repeat sentences (quotes, signatures, reposts, long threads); what a sentence
-            # lets count depends only on the sentence and the matches left to read in it, and
-            # counting a keyword twice changes nothing, so the answer is kept per sentence.
+            # The matches left to read are part of the key: which ones are depends on the post.
             key = (sentence, tuple(found), has_latin)
-            known = sentences.get(key)
-            if known is None or (known[1] and not all(tally.has(*pair) for pair in known[1])):
-                if len(sentences) >= _SENTENCE_CACHE_LIMIT:
-                    sentences.clear()
-                known = sentences[key] = _match_zh(sentence, key[1], has_latin, compiled, tally)
-            for hit_key, surface in known[0]:
-                tally.add(hit_key, surface)
+            _recall(sentences, key, tally, lambda: _match_zh(sentence, key[1], has_latin, compiled, tally))
 
 
 def tag_post(title: str, text: str, *, taxonomy: Taxonomy | None = None) -> Tags:
