@@ -414,6 +414,21 @@ def test_segmenter_cuts_exactly_like_jieba() -> None:
             assert segment(text) == tagging._JIEBA.lcut(text, HMM=False), text
 
 
+def test_segmenter_knows_words_another_taxonomy_added_later(tmp_path: Path) -> None:
+    # Bug fixed: the character pairs inside dictionary words were kept per dictionary object, so
+    # words a second taxonomy added in the same process were missing from them.
+    from transforms import tagging
+
+    tag_post("", "被裁判罚下场", taxonomy=load_taxonomy())
+    path = tmp_path / "rare.toml"
+    path.write_text('[topics.rare]\nen = ["rare bird"]\nzh = ["龘靐鸟"]\n', encoding="utf-8")
+    custom = load_taxonomy(path)
+    text = "今天看到龘靐鸟很好看"
+    assert "rare" in tag_post("", text, taxonomy=custom).topics
+    assert custom._compiled.segment(text) == tagging._JIEBA.lcut(text, HMM=False)
+    assert "龘靐" in custom._compiled.joins
+
+
 def test_compound_words_still_match_their_keyword() -> None:
     assert "sports" in topics("公司篮球赛我们部门拿了冠军")
 

@@ -759,14 +759,14 @@ _JIEBA: Any = None
 _JIEBA_WORDS: set[str] = set()
 
 
-_BIGRAMS: dict[int, frozenset[str]] = {}
+_BIGRAMS: dict[tuple[int, int], frozenset[str]] = {}
 
 
 def _word_bigrams(tokenizer: Any) -> frozenset[str]:
     """Every pair of adjacent characters inside a dictionary word of up to _ZH_WORD_REACH
     characters: a boundary whose two neighbouring characters are not such a pair is never
     straddled by a word, which settles most boundaries with one set lookup."""
-    key = id(tokenizer.FREQ)
+    key = (id(tokenizer.FREQ), tokenizer.total)  # words added later change the total
     if key not in _BIGRAMS:
         _BIGRAMS.clear()
         _BIGRAMS[key] = frozenset(
