@@ -207,11 +207,15 @@ def _stem(word: str) -> str:
 
 _STEMS: dict[str, str] = {}
 _STEM_CACHE_LIMIT = 200_000
-# Chinese sentences whose reading is kept (per taxonomy); a few MB at most.
-_SENTENCE_CACHE_LIMIT = 20_000
-# Pieces of Chinese text whose jieba cut is kept, and how far apart two cuts' scores (log
-# probabilities, rounded far below this) must be for a piece's cut to be trusted on its own.
+# Chinese sentences whose reading is kept (per taxonomy), and the longest kept (longer ones
+# rarely come back): about 15 MB at most.
+_SENTENCE_CACHE_LIMIT = 10_000
+_SENTENCE_CACHE_CHARS = 200
+# Pieces of Chinese text whose jieba cut is kept (and the longest kept), and how far apart two
+# cuts' scores (log probabilities, rounded far below this) must be for a piece's cut to be
+# trusted on its own.
 _PIECE_CACHE_LIMIT = 50_000
+_PIECE_CACHE_CHARS = 24
 _ROUTE_MARGIN = 1e-6
 
 
@@ -868,7 +872,12 @@ def _cut_without_hmm(tokenizer: Any) -> Callable[[str], list[str]]:
         at = 0
         for cut in (*cuts, len(text)):
             piece = text[at:cut]
-            best = pieces[piece] if piece in pieces else pieces.setdefault(piece, route(piece, logtotal, True))
+            if piece in pieces:
+                best = pieces[piece]
+            else:
+                best = route(piece, logtotal, True)
+                if len(piece) <= _PIECE_CACHE_CHARS:
+                    pieces[piece] = best
             if best is None:
                 return None
             words += best
@@ -1437,7 +1446,10 @@ def _match_zh_post(norm: str, zh_found: list[tuple[int, str]], has_latin: bool, 
         if found:
             # The matches left to read are part of the key: which ones are depends on the post.
             key = (sentence, tuple(found), has_latin)
-            _recall(sentences, key, tally, lambda: _match_zh(sentence, key[1], has_latin, compiled, tally))
+            if len(sentence) > _SENTENCE_CACHE_CHARS:
+                _match_zh(sentence, key[1], has_latin, compiled, tally)
+            else:
+                _recall(sentences, key, tally, lambda: _match_zh(sentence, key[1], has_latin, compiled, tally))
 
 
 def tag_post(title: str, text: str, *, taxonomy: Taxonomy | None = None) -> Tags:
