@@ -1,8 +1,10 @@
 """Error analysis for the tagger: false negatives and false positives per label, per labelled set.
 
-Run: PYTHONPATH=. python -m benchmarks.tag_errors [set ...] [--label LABEL] [--summary]
+Run: PYTHONPATH=. python -m benchmarks.tag_errors [set ...] [--label LABEL] [--summary] [--rules-only]
 Sets are fixture file names (labelled_posts.jsonl, labelled_posts_2.jsonl, heldout_posts.jsonl);
-default all three. --summary prints only the per-language scores table.
+default all three. --summary prints only the per-language scores table; --rules-only turns the
+learned scorer off (the scorer was trained on every set but final_blind_posts.jsonl, so only that
+one measures it fairly).
 """
 
 from __future__ import annotations
@@ -12,15 +14,15 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from benchmarks.bench_tagging import FIXTURES, _load, _prf
-from transforms.tagging import load_taxonomy, tag_post
+from benchmarks.bench_tagging import FIXTURES, _load, _prf, rules_only
+from transforms.tagging import Taxonomy, load_taxonomy, tag_post
 
 SETS = ("labelled_posts.jsonl", "labelled_posts_2.jsonl", "heldout_posts.jsonl")
 
 
-def errors(posts: list[dict[str, Any]]) -> tuple[list[tuple[str, str, str, dict, Any]], Counter]:
+def errors(posts: list[dict[str, Any]], taxonomy: Taxonomy | None = None) -> tuple[list[tuple[str, str, str, dict, Any]], Counter]:
     """Every (kind, label, 'FN'|'FP', post, tags) miss in a set, and tp/fp/fn counts per (lang, kind, label)."""
-    taxonomy = load_taxonomy()
+    taxonomy = taxonomy or load_taxonomy()
     misses, counts = [], Counter()
     for post in posts:
         tags = tag_post(post["title"], post["text"], taxonomy=taxonomy)
@@ -56,9 +58,11 @@ def main() -> None:
     parser.add_argument("sets", nargs="*", default=list(SETS))
     parser.add_argument("--label")
     parser.add_argument("--summary", action="store_true")
+    parser.add_argument("--rules-only", action="store_true")
     args = parser.parse_args()
+    taxonomy = rules_only() if args.rules_only else load_taxonomy()
     for name in args.sets:
-        misses, counts = errors(_load(FIXTURES / Path(name).name))
+        misses, counts = errors(_load(FIXTURES / Path(name).name), taxonomy)
         if not args.summary:
             for kind, label, what, post, tags in sorted(misses, key=lambda m: (m[1], m[2])):
                 if args.label and label != args.label:

@@ -7,11 +7,11 @@ render. Everything here is plain data so ranking can be tested with a fixed cloc
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, time, timedelta, timezone
 from zoneinfo import ZoneInfo
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from connectors.calendar import CalendarError, Occurrence, PersonKey, match_meetings, occurrences_on, read_calendar
 from reports import rank
@@ -163,14 +163,14 @@ def _post(row) -> rank.Post:
                      topics=tuple(topics or ()), evidence=evidence, also_at=tuple(also_at or ()))
 
 
-def _select_posts(where: str, *, qualify: str = "", order: str = "") -> str:
+def _select_posts(where: str, *, order: str = "") -> str:
     """Posts matching `where`, each with its signals, topics, evidence and other links.
 
     The tag and link lists are aggregated once for the selected posts and joined, rather than
     looked up by a correlated subquery per post (20,000 posts in a window: 3 s -> a fraction).
     """
     return f"""
-    WITH w AS (SELECT * FROM posts p WHERE {where} {qualify}),
+    WITH w AS (SELECT * FROM posts p WHERE {where}),
     s AS (SELECT post_id, list(signal ORDER BY signal) AS names,
                  list({{'label': signal, 'words': evidence}}) AS ev
           FROM post_signals WHERE post_id IN (SELECT post_id FROM w) GROUP BY post_id),
@@ -185,16 +185,79 @@ def _select_posts(where: str, *, qualify: str = "", order: str = "") -> str:
     {order}"""
 
 
+def _select_ranking_facts(where: str, *, order: str = "") -> str:
+    """Posts matching `where` with only what ranking reads: `_facts_reader` turns a row into a Post.
+
+    No text, evidence or links; the time as a naive UTC timestamp; the tag names joined into
+    one string. Turning 20,000 posts' evidence and tag lists and zone-aware times
+    into Python objects cost more than ranking them. The main topic (most evidence words, ties
+    alphabetical) is worked out here instead.
+    """
+    return f"""
+    WITH w AS (SELECT post_id, person_id, published_at FROM posts p WHERE {where}),
+    s AS (SELECT post_id, string_agg(signal, chr(31)) AS names
+          FROM post_signals WHERE post_id IN (SELECT post_id FROM w) GROUP BY post_id),
+    t AS (SELECT post_id, string_agg(topic, chr(31)) AS names,
+                 arg_min(topic, {{'words': -coalesce(len(evidence), 0), 'topic': topic}}) AS main
+          FROM post_topics WHERE post_id IN (SELECT post_id FROM w) GROUP BY post_id)
+    SELECT w.post_id, w.person_id, w.published_at AT TIME ZONE 'UTC', s.names, t.names, t.main
+    FROM w LEFT JOIN s USING (post_id) LEFT JOIN t USING (post_id)
+    {order}"""
+
+
+def _facts_reader() -> Callable[[tuple], rank.Post]:
+    """Turns `_select_ranking_facts` rows into Posts fit for ranking only (no text).
+
+    `_with_full_posts` swaps in the full ones. Posts with the same tags share one tuple, sorted
+    here once rather than in SQL for every post.
+    """
+    tag_tuples: dict[str | None, tuple[str, ...]] = {None: ()}
+
+    def tags(joined: str | None) -> tuple[str, ...]:
+        found = tag_tuples.get(joined)
+        if found is None:
+            found = tag_tuples[joined] = tuple(sorted(joined.split("\x1f")))
+        return found
+
+    def post(row: tuple) -> rank.Post:
+        pid, person_id, published_utc, signals, topics, main_topic = row
+        return rank.Post(pid, person_id, None, "", "", published_utc.replace(tzinfo=timezone.utc),
+                         signals=tags(signals), topics=tags(topics), main_topic=main_topic)
+
+    return post
+
+
+def _with_full_posts(con, ranked: Sequence[rank.Ranked]) -> list[rank.Ranked]:
+    """The chosen candidates with their posts read in full (text, evidence, links) for wording."""
+    ids = sorted({p.post_id for r in ranked for p in r.candidate.posts + r.candidate.other_posts})
+    # An IN list of parameters: DuckDB looks these up faster than a join with an unnested list.
+    in_list = ", ".join("?" * len(ids)) or "NULL"
+    full = {p.post_id: p for p in map(_post, con.execute(
+        _select_posts(f"p.post_id IN ({in_list})"), ids).fetchall())}
+
+    def fuller(posts: tuple[rank.Post, ...]) -> tuple[rank.Post, ...]:
+        return tuple(full[p.post_id] for p in posts)
+
+    return [replace(r, candidate=replace(r.candidate, posts=fuller(r.candidate.posts),
+                                         other_posts=fuller(r.candidate.other_posts)))
+            for r in ranked]
+
+
 def load_people(con, now: datetime) -> tuple[list[rank.PersonState], list[PersonKey]]:
-    """Each person's cadence, last contact, newest post and favour ledger, as of `now`."""
+    """Each person's cadence, last contact, newest post and favour ledger, as of `now`.
+
+    Ranking reads only the newest post's time, so that is all it holds (no text or tags) until
+    `_with_full_posts` reads it in full for a "gone quiet" starter.
+    """
     rows = con.execute(
         """SELECT person_id, name, language, cadence_days, aliases, email,
                   (SELECT max(happened_at) FROM contacts c WHERE c.person_id = pe.person_id AND c.happened_at <= ?)
            FROM people pe ORDER BY person_id""", [now]).fetchall()
-    last_posts = {r[1]: _post(r) for r in con.execute(_select_posts(
-        "p.published_at <= ? AND NOT coalesce(p.is_repost, false)",
-        qualify="QUALIFY row_number() OVER (PARTITION BY p.person_id "
-                "ORDER BY p.published_at DESC, p.post_id) = 1"), [now]).fetchall()}
+    last_posts = {p.person_id: p for p in map(_facts_reader(), con.execute(
+        """SELECT post_id, person_id, published_at AT TIME ZONE 'UTC', NULL, NULL, NULL FROM posts p
+           WHERE p.published_at <= ? AND NOT coalesce(p.is_repost, false)
+           QUALIFY row_number() OVER (PARTITION BY p.person_id ORDER BY p.published_at DESC, p.post_id) = 1""",
+        [now]).fetchall())}
     favours: dict[int, list[rank.Favour]] = {}
     for person_id, at, direction, what in con.execute(
             "SELECT person_id, happened_at, direction, what FROM favours WHERE happened_at <= ? "
@@ -226,17 +289,18 @@ def build_digest(con, *, day: date, tz_name: str, now: datetime, max_items: int 
         if subject:
             done_subjects.add(subject)
         done_posts.update(post_ids or ())
-    posts = [_post(r) for r in con.execute(_select_posts(
+    posts = [*map(_facts_reader(), con.execute(_select_ranking_facts(
         "p.published_at >= ? AND p.published_at < ? AND NOT coalesce(p.is_repost, false)",
-        order="ORDER BY w.published_at DESC, w.post_id"), [start, end]).fetchall()]
-    posts = [p for p in posts if p.post_id not in done_posts and starter_id(p.post_id, day) not in done_ids]
+        order="ORDER BY w.published_at DESC, w.post_id"), [start, end]).fetchall())]
+    if done_posts or done_ids:
+        posts = [p for p in posts if p.post_id not in done_posts and starter_id(p.post_id, day) not in done_ids]
     people, keys = load_people(con, now)
     people = rank.with_meetings(people, match_meetings(occurrences, keys))
     candidates = [c for c in rank.post_candidates(posts) + rank.person_candidates(people, now, posts)
                   + rank.introduce_candidates(posts)
                   if c.subject not in done_subjects]
-    ranked = rank.select(rank.rank(candidates, people, now, weights),
-                         max_items=max_items, max_per_person=max_per_person)
+    ranked = _with_full_posts(con, rank.select(rank.rank(candidates, people, now, weights),
+                                               max_items=max_items, max_per_person=max_per_person))
     by_id = {p.person_id: p for p in people}
     starters = []
     for r in ranked:

@@ -154,11 +154,15 @@ def render_html(digest: Digest, *, language: str | None = None,
     return html.replace(charset, "", 1).replace("<head>", "<head>" + charset, 1)
 
 
+@lru_cache(maxsize=1)
+def _text_env() -> jinja2.Environment:
+    # Plain text must not be HTML-escaped: the text template renders without autoescape. Kept,
+    # because an overlay starts with a copy of the cache and would compile the template each time.
+    return _env().overlay(autoescape=False)
+
+
 def render_text(digest: Digest, *, language: str | None = None) -> str:
-    env = _env()
-    # Plain text must not be HTML-escaped: render the text template without autoescape.
-    tpl = env.overlay(autoescape=False).get_template("digest.txt.j2")
-    return tpl.render(**_context(digest, language, None))
+    return _text_env().get_template("digest.txt.j2").render(**_context(digest, language, None))
 
 
 def write_digest(digest: Digest, out_dir: Path, *, language: str | None = None) -> tuple[Path, Path]:

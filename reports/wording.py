@@ -17,6 +17,7 @@ DEFAULT_TEMPLATES = Path(__file__).with_name("starters.toml")
 EXCERPT_CHARS = {"en": 70, "zh": 36}
 
 _NOISE = re.compile(r"\[(?:图片|视频|组图)\]|https?://\S+|\s-\s*转发\s*@.*$|[\u200b\ufeff]", re.S)
+_NOISE_HINTS = ("[", "http", "转发", "\u200b", "\ufeff")  # each of _NOISE's branches needs one of these
 _HASHTAG = re.compile(r"#([^#\s]{1,30})#")              # Weibo: #招聘#
 _EN_SENTENCE = re.compile(r"(?<=[.!?])\s+")
 _ZH_SENTENCE = re.compile(r"(?<=[。！？!?])")
@@ -54,10 +55,15 @@ def load_templates(path: str | None = None) -> dict:
     return data
 
 
+def _denoise(text: str) -> str:
+    """`_NOISE` blanked out; the regex runs only where it could match (most posts: nowhere)."""
+    return _NOISE.sub(" ", text) if any(h in text for h in _NOISE_HINTS) else text
+
+
 def clean_excerpt(title: str, text: str, lang: str) -> str:
     """A concise excerpt: a real title if there is one, else the first sentence of the text."""
-    title = normalise_space(_NOISE.sub(" ", title or "")).replace("\n", " ")
-    body = normalise_space(_NOISE.sub(" ", text or "")).replace("\n", " ")
+    title = normalise_space(_denoise(title or "")).replace("\n", " ")
+    body = normalise_space(_denoise(text or "")).replace("\n", " ")
     # Weibo-style "titles" are the text cut at N characters plus "...": not a real title.
     truncated = title.endswith(("...", "…")) or (body and title and body.startswith(title[:20]))
     source = title if title and not truncated else body or title

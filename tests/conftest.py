@@ -36,6 +36,15 @@ def run_cli(*args: str, stdin: str | None = None, env: dict | None = None, cwd: 
     return Result(p.returncode, p.stdout, p.stderr)
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _tagger_cache(tmp_path_factory):
+    """One tagger dictionary cache for the session (shared by xdist workers and the CLI subprocesses
+    they start), away from the user's own ~/.cache."""
+    folder = tmp_path_factory.getbasetemp().parent / "guanxi-cache"
+    os.environ.setdefault("GUANXI_CACHE_DIR", str(folder))
+    yield folder
+
+
 @pytest.fixture
 def server():
     with LoopbackServer() as srv:

@@ -158,6 +158,13 @@ def test_excerpt_and_named_things():
     assert named_things("", "终于看到了北京人艺的《窝头会馆》", "zh") == ["《窝头会馆》"]
 
 
+def test_excerpt_drops_every_kind_of_noise():
+    assert clean_excerpt("", "\ufeffSee https://x.example/a\u200b the slides. More", "en") == "See the slides"
+    assert clean_excerpt("", "今天上线了 - 转发 @某人: 原文。", "zh") == "今天上线了"
+    assert clean_excerpt("", "[图片]今天上线了。", "zh") == "今天上线了"
+    assert clean_excerpt("", "Plain words, nothing to drop. Next", "en") == "Plain words, nothing to drop"
+
+
 def test_introductions_stay_few_however_large_the_roster():
     posts = [post(f"p{i}", i, hours=i, topics=("tech",), signals=("offer_help",) if i < 8 else ())
              for i in range(1, 301)]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 from typing import Any
 
@@ -33,12 +34,9 @@ def detect_lang(text: str) -> str:
     return "zh"
 
 
-def new_jieba_tokenizer() -> Any:
-    """A private, initialised jieba Tokenizer, loaded quietly (jieba is imported only here).
-
-    jieba logs "Building prefix dict" on start-up and its import triggers setuptools'
-    pkg_resources deprecation warning; neither belongs on a user's terminal.
-    """
+def _import_jieba() -> Any:
+    """jieba, imported quietly: its import triggers setuptools' pkg_resources deprecation warning, and
+    it logs "Building prefix dict" on start-up; neither belongs on a user's terminal."""
     import logging
     import warnings
 
@@ -48,6 +46,25 @@ def new_jieba_tokenizer() -> Any:
         import jieba  # deferred: importing and loading its dictionary takes about a second
 
     jieba.setLogLevel(logging.WARNING)
-    tokenizer = jieba.Tokenizer()  # a private instance: words we add stay out of jieba.dt
-    tokenizer.initialize()
+    return jieba
+
+
+def jieba_identity() -> dict[str, Any]:
+    """What jieba's default dictionary state depends on: its version and dictionary file."""
+    jieba = _import_jieba()
+    path = os.path.join(os.path.dirname(jieba.__file__), jieba.DEFAULT_DICT_NAME)
+    stat = os.stat(path)
+    return {"jieba": jieba.__version__, "dict_size": stat.st_size, "dict_mtime_ns": stat.st_mtime_ns}
+
+
+def new_jieba_tokenizer(freq: dict[str, int] | None = None, total: int | None = None) -> Any:
+    """A private, initialised jieba Tokenizer (jieba is imported only here): words added to it stay
+    out of jieba.dt. Given a prefix dictionary and its total (from an earlier tokenizer, see
+    transforms.zh_cache), it starts from those instead of loading jieba's dictionary."""
+    jieba = _import_jieba()
+    tokenizer = jieba.Tokenizer()
+    if freq is None:
+        tokenizer.initialize()
+    else:
+        tokenizer.FREQ, tokenizer.total, tokenizer.initialized = freq, total, True
     return tokenizer

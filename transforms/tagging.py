@@ -43,7 +43,7 @@ DEFAULT_TAXONOMY = Path(__file__).with_name("taxonomy.toml")
 
 # Part of the fingerprint: bump when matching behaviour changes, so stored tags get re-applied
 # after a code change just as after a taxonomy edit.
-MATCHER_VERSION = 4
+MATCHER_VERSION = 5
 
 _KINDS = ("topics", "signals")
 _BLOCKERS = frozenset({"negated", "hedged", "question", "third_party", "public"})
@@ -536,6 +536,8 @@ class Taxonomy:
     context: Mapping[str, Mapping[str, tuple[str, ...]]]
     sources: tuple[str, ...]
     _compiled: _Compiled = field(repr=False, compare=False)
+    # The learned scorer bound to these labels (transforms/scorer.py), or None when it is off.
+    scorer: Any = field(default=None, repr=False, compare=False)
 
     @property
     def topics(self) -> tuple[str, ...]:
@@ -620,13 +622,16 @@ def _check_label(raw: Any, source: str, key: str) -> dict[str, Any]:
 
 def _check_file(data: dict[str, Any], source: str) -> dict[str, Any]:
     """Validate a parsed taxonomy file's structure, returning {inherit, topics, signals, context}."""
-    unknown = sorted(set(data) - {"inherit", *_KINDS, "context"})
+    unknown = sorted(set(data) - {"inherit", *_KINDS, "context", "scorer"})
     if unknown:
-        raise _fail(source, unknown[0], "unknown key (expected topics, signals, context or inherit)")
+        raise _fail(source, unknown[0], "unknown key (expected topics, signals, context, scorer or inherit)")
     inherit = data.get("inherit", True)
     if not isinstance(inherit, bool):
         raise _fail(source, "inherit", "expected true or false")
-    checked: dict[str, Any] = {"inherit": inherit, "context": {}}
+    scorer = data.get("scorer", {})
+    if not isinstance(scorer, dict) or set(scorer) - {"enabled"} or not isinstance(scorer.get("enabled", True), bool):
+        raise _fail(source, "scorer", "expected a table with enabled = true or false")
+    checked: dict[str, Any] = {"inherit": inherit, "context": {}, "scorer": scorer}
     for kind in _KINDS:
         table = data.get(kind, {})
         if not isinstance(table, dict):
@@ -678,6 +683,7 @@ def _layer(base: dict[str, Any], layer: dict[str, Any], source: str, origin: dic
         merged = base["context"].setdefault(lang, {})
         for name, value in cues.items():
             merged[name] = _merge_lists(merged.get(name, []), value)
+    base["scorer"].update(layer.get("scorer", {}))
 
 
 def _build(merged: dict[str, Any], origin: dict[str, str], sources: tuple[str, ...]) -> Taxonomy:
@@ -709,7 +715,17 @@ def _build(merged: dict[str, Any], origin: dict[str, str], sources: tuple[str, .
             )
     context = {lang: {name: tuple(cues.get(name, ())) for name in _CONTEXT_KEYS} for lang, cues in merged["context"].items()}
     frozen = tuple(labels)
-    return Taxonomy(frozen, context, sources, _Compiled(frozen, context))
+    compiled = _Compiled(frozen, context)
+    compiled.scorer = _bind_scorer(frozen) if merged["scorer"].get("enabled", False) else None
+    return Taxonomy(frozen, context, sources, compiled, compiled.scorer)
+
+
+def _bind_scorer(labels: tuple[Label, ...]) -> Any:
+    """The shipped learned scorer tied to these labels (None without weights or shared labels)."""
+    from transforms.scorer import bind, load_scorer
+
+    scorer = load_scorer()
+    return bind(scorer, labels) if scorer is not None else None
 
 
 @cache
@@ -726,7 +742,7 @@ def _default_taxonomy() -> Taxonomy:
 
 def _compose(layers: list[tuple[str, dict[str, Any]]]) -> Taxonomy:
     """Merge checked layers in order and build the taxonomy."""
-    merged: dict[str, Any] = {"topics": {}, "signals": {}, "context": {}}
+    merged: dict[str, Any] = {"topics": {}, "signals": {}, "context": {}, "scorer": {}}
     origin: dict[str, str] = {}
     for source, layer in layers:
         _layer(merged, json.loads(json.dumps(layer)), source, origin)
@@ -749,6 +765,7 @@ def taxonomy_fingerprint(taxonomy: Taxonomy) -> str:
         "matcher": MATCHER_VERSION,
         "labels": [label.as_dict() for label in taxonomy.labels],
         "context": {lang: {name: list(cues[name]) for name in sorted(cues)} for lang, cues in sorted(taxonomy.context.items())},
+        "scorer": taxonomy.scorer.scorer.fingerprint if taxonomy.scorer is not None else None,
     }
     blob = json.dumps(payload, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(blob.encode("utf-8")).hexdigest()[:16]
@@ -780,11 +797,12 @@ def _word_bigrams(tokenizer: Any) -> frozenset[str]:
 
 
 def _segmenter(compiled: _Compiled) -> Callable[[str], list[str]]:
-    """Return a jieba segmenter that knows this taxonomy's words, initialising jieba once."""
+    """Return a jieba segmenter that knows this taxonomy's words, initialising jieba once (from the
+    disk cache of transforms.zh_cache when this taxonomy's state is there)."""
     global _JIEBA
     with _JIEBA_LOCK:
         if _JIEBA is None:
-            _JIEBA = new_jieba_tokenizer()
+            _JIEBA = _cached_jieba(compiled)
         for word in compiled.zh_dictionary:
             if word not in _JIEBA_WORDS:
                 # No explicit frequency: jieba then picks one that keeps the word whole without
@@ -805,6 +823,34 @@ def _segmenter(compiled: _Compiled) -> Callable[[str], list[str]]:
     segment = _cut_without_hmm(tokenizer)
     compiled.segment = segment
     return segment
+
+
+def _cached_jieba(compiled: _Compiled) -> Any:
+    """The first jieba tokenizer of this process, with this taxonomy's words added and its traps and
+    character pairs attached: loaded from the disk cache, or computed and then saved there. The
+    state is a pure function of jieba's dictionary and the taxonomy's Chinese words (the key)."""
+    from transforms import zh_cache
+    from transforms.lang import jieba_identity
+
+    key = zh_cache.cache_key(jieba_identity(), MATCHER_VERSION, _ZH_WORD_REACH, compiled.zh_dictionary, sorted(compiled.zh_keys))
+    state = zh_cache.load(key)
+    if state is not None:
+        freq, total, traps, joins = state
+        tokenizer = new_jieba_tokenizer(freq, total)
+        _JIEBA_WORDS.update(compiled.zh_dictionary)
+        compiled.traps, compiled.traps_at = traps, len(_JIEBA_WORDS)
+        _BIGRAMS.clear()
+        _BIGRAMS[(id(tokenizer.FREQ), tokenizer.total)] = joins
+        return tokenizer
+    tokenizer = new_jieba_tokenizer()
+    for word in compiled.zh_dictionary:
+        if word not in _JIEBA_WORDS:
+            tokenizer.add_word(word)
+            _JIEBA_WORDS.add(word)
+    compiled.traps = _boundary_traps(compiled.zh_keys, tokenizer.FREQ)
+    compiled.traps_at = len(_JIEBA_WORDS)
+    zh_cache.save(key, (tokenizer.FREQ, tokenizer.total, compiled.traps, _word_bigrams(tokenizer)))
+    return tokenizer
 
 
 def _cut_without_hmm(tokenizer: Any) -> Callable[[str], list[str]]:
@@ -1053,6 +1099,8 @@ class _Tally:
     def __init__(self) -> None:
         self.weights: dict[int, dict[str, float]] = {}
         self.evidence: dict[int, list[str]] = {}
+        # Labels with a hit that was read in context; those never tallied were blocked by it.
+        self.read: set[int] = set()
 
     def add(self, key: _Key, surface: str) -> None:
         """Count a keyword once per post, and remember how it appeared."""
@@ -1167,6 +1215,7 @@ def _match_en(norm: str, compiled: _Compiled, tally: _Tally) -> None:
         if not blocks and not hit.key.ask:
             tally.add(hit.key, hit.surface)
             continue
+        tally.read.add(hit.key.label)
         if ends is None:  # sentence ends, once per post and only when a hit needs its sentence
             ends = [j for j, stem in enumerate(stems) if stem in _SENTENCE_END]
         s0, s1 = _en_sentence(ends, hit.start, n)
@@ -1380,6 +1429,7 @@ def _match_zh(sentence: str, found: tuple[tuple[int, str], ...], has_latin: bool
             if reading.settled(hit):
                 continue
             blocks = compiled.blocks[hit.key.label]
+            tally.read.add(hit.key.label)
             if hit.key.ask or "question" in blocks:
                 if asked is None:
                     latin = has_latin and (not compiled.en_question_latin or _LATIN.search(sentence))
@@ -1475,6 +1525,11 @@ def tag_post(title: str, text: str, *, taxonomy: Taxonomy | None = None) -> Tags
         for label, weights in tally.weights.items()
         if sum(weights.values()) >= compiled.thresholds[label] - 1e-9
     }
+    evidence = {label: tuple(tally.evidence[label]) for label in fired}
+    if compiled.scorer is not None:
+        learned = compiled.scorer.add(norm, fired, tally.read - tally.weights.keys())
+        fired.update(learned)
+        evidence.update(learned)
     for label in list(fired):
         fired.difference_update(compiled.suppress[label])
     labels = compiled.labels
@@ -1483,5 +1538,5 @@ def tag_post(title: str, text: str, *, taxonomy: Taxonomy | None = None) -> Tags
         topics=tuple(labels[i].id for i in ordered if labels[i].kind == "topic"),
         signals=tuple(labels[i].id for i in ordered if labels[i].kind == "signal"),
         lang=detect_lang(raw),
-        evidence={labels[i].id: tuple(tally.evidence[i]) for i in ordered},
+        evidence={labels[i].id: evidence[i] for i in ordered},
     )

@@ -1,0 +1,268 @@
+"""A learned multi-label linear scorer that works beside the rule tagger.
+
+The rules (transforms/tagging.py) are precise but miss posts whose words they were never given.
+This scorer reads the same normalised text and adds a label when a logistic model trained on the
+labelled sets is confident about it:
+
+* Features are presence-only, from the first MAX_CHARS characters: English stems and stem bigrams
+  (the rules' tokeniser and stemmer), Chinese character unigrams and bigrams over CJK runs
+  (traditional text is already simplified by the normalisation; trigrams did not help in
+  cross-validation), emoji and hashtags.
+* The weights ship as a small data file (scorer.json.gz) written by scripts/train_scorer.py; no
+  model is downloaded and nothing here needs numpy. Scoring one post is a set intersection with
+  the vocabulary and one column sum over the matched weight vectors, both in C.
+* `Bound.add` decides what the model may add: any topic whose probability reaches its threshold,
+  and a signal only above its (higher) threshold and only when the rules' context readers did not
+  block that signal in this post (negation, hedging, questions, someone else's milestone). The
+  tagger applies `suppresses` afterwards, so check_in still removes congratulate.
+
+Labels a user adds to the taxonomy are not in the model and keep working by rules alone.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import json
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from functools import cache
+from math import exp, log
+from operator import add
+from pathlib import Path
+from typing import Any, NamedTuple
+
+# The rules' own tokeniser and cached stemmer, so both read a post the same way.
+from transforms.tagging import _EN_POST_TOKEN as EN_POST_TOKEN
+from transforms.tagging import _LATIN
+from transforms.tagging import _en_stems as en_stems
+from transforms.tagging import _normalise
+
+__all__ = ["WEIGHTS", "Bound", "Scorer", "bind", "features", "load_scorer", "read_weights"]
+
+WEIGHTS = Path(__file__).with_name("scorer.json.gz")
+FORMAT = 1
+# Marks evidence that comes from the model rather than from a taxonomy keyword.
+LEARNED_MARK = "~"
+# How many of the strongest features a learned label shows as evidence, and the weight one of
+# them must reach: a label that only a pile of weak features speaks for is not added.
+EVIDENCE_SIZE = 3
+MIN_EVIDENCE = 0.5
+
+# The model reads a post's first characters only: the posts it learnt from are this short, a
+# presence sum over a long post would drift, and the cost per post stays bounded (the rules read
+# all of it).
+MAX_CHARS = 160
+_CJK_RUN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff]+")
+_HASHTAG = re.compile(r"#([^\s#]+)")
+_EMOJI = re.compile("[\u2600-\u27bf\u2b00-\u2bff\U0001f000-\U0001faff]")
+
+Feature = str | tuple[str, str]
+# Per-language bias features, so the language's base rate is not learnt by "the" or "的".
+_ENGLISH, _CHINESE = "@en", "@zh"
+
+
+def features(norm: str) -> set[Feature]:
+    """The presence features of a normalised post (tagging's _normalise_post output).
+
+    English stems are plain strings and stem bigrams are (stem, stem) pairs; Chinese n-grams are
+    strings of CJK characters (runs are joined by a space, so n-grams holding one are never in the
+    vocabulary); emoji are single symbols, hashtags start with '#', and '@en' / '@zh' mark
+    that the post has English tokens / Chinese characters. None of these can collide."""
+    found: set[Feature] = set()
+    norm = norm[:MAX_CHARS]
+    tokens = EN_POST_TOKEN.findall(norm)
+    if tokens:
+        stems = en_stems(tokens)
+        if _LATIN.search(norm):
+            found.add(_ENGLISH)
+        found.update(stems)
+        found.update(zip(stems, stems[1:]))
+    runs = _CJK_RUN.findall(norm)
+    if runs:
+        text = " ".join(runs)
+        found.add(_CHINESE)
+        found.update(text)
+        found.update(map(add, text, text[1:]))
+    if "#" in norm:
+        found.update("#" + tag for tag in _HASHTAG.findall(norm))
+    found.update(_EMOJI.findall(norm))
+    return found
+
+
+def _key(text: str) -> Feature:
+    """A feature as stored in the weights file: English bigrams are 'stem stem'."""
+    first, space, second = text.partition(" ")
+    return (first, second) if space else text
+
+
+def feature_name(feature: Feature) -> str:
+    """The file form of a feature (inverse of _key)."""
+    return " ".join(feature) if isinstance(feature, tuple) else feature
+
+
+def _logit(probability: float) -> float:
+    """Log-odds of a probability; thresholds are compared in logit space, so no exp per post."""
+    return log(probability / (1.0 - probability))
+
+
+class Scorer(NamedTuple):
+    """Trained weights: per feature a dense vector over `labels`, a bias per label, and the
+    probability threshold above which the model adds each label (None: never)."""
+
+    labels: tuple[str, ...]
+    bias: tuple[float, ...]
+    weights: Mapping[Feature, tuple[float, ...]]
+    vocabulary: frozenset[Feature]
+    explainers: frozenset[Feature]  # the vocabulary's features that may be shown as evidence
+    thresholds: tuple[float | None, ...]
+    fingerprint: str
+
+    def logits(self, matched: set[Feature]) -> list[float]:
+        """Per-label log-odds from a post's features in the vocabulary: the matched vectors summed
+        column by column, in C."""
+        if not matched:
+            return list(self.bias)
+        return list(map(sum, zip(self.bias, *map(self.weights.__getitem__, matched))))
+
+    def probabilities(self, found: set[Feature]) -> dict[str, float]:
+        """Per-label probabilities for a post's features (used by the trainer and the tests)."""
+        return {label: 1.0 / (1.0 + exp(-z)) for label, z in zip(self.labels, self.logits(found & self.vocabulary))}
+
+
+def scorer_from_dict(data: Mapping[str, Any], fingerprint: str = "") -> Scorer:
+    """Build a Scorer from the weights file's JSON form."""
+    labels = tuple(data["labels"])
+    size = len(labels)
+    floats: dict[float, float] = {}  # one float object per distinct rounded weight
+    weights: dict[Feature, tuple[float, ...]] = {}
+    zero = 0.0
+    for name, flat in data["weights"].items():
+        vector = [zero] * size
+        for i in range(0, len(flat), 2):
+            value = flat[i + 1]
+            vector[flat[i]] = floats.setdefault(value, value)
+        weights[_key(name)] = tuple(vector)
+    thresholds = tuple(data["thresholds"].get(label) for label in labels)
+    explainers = frozenset(feature for feature in weights if _explains(feature))
+    return Scorer(labels, tuple(data["bias"]), weights, frozenset(weights), explainers, thresholds, fingerprint)
+
+
+def read_weights(path: Path = WEIGHTS) -> dict[str, Any]:
+    """The weights file's JSON form."""
+    return json.loads(gzip.decompress(path.read_bytes()))
+
+
+def weights_fingerprint(path: Path = WEIGHTS) -> str:
+    """Short hash of a weights file's content (part of the taxonomy fingerprint); the trainer
+    writes the same bytes for the same data."""
+    return _digest(gzip.decompress(path.read_bytes()))
+
+
+def _digest(blob: bytes) -> str:
+    return hashlib.sha256(blob).hexdigest()[:16]
+
+
+@cache
+def load_scorer(path: Path = WEIGHTS) -> Scorer | None:
+    """The shipped scorer, read once per process; None when no weights file is there."""
+    if not path.exists():
+        return None
+    blob = gzip.decompress(path.read_bytes())
+    return scorer_from_dict(json.loads(blob), _digest(blob))
+
+
+class Bound(NamedTuple):
+    """A scorer tied to one taxonomy: which model outputs feed which taxonomy labels."""
+
+    scorer: Scorer
+    # Per usable label: model output index, taxonomy label index, logit threshold, whether it is a
+    # signal, and the label's taxonomy exclusions as one pattern (None without any).
+    plan: tuple[tuple[int, int, float, bool, re.Pattern[str] | None], ...]
+
+    def add(self, norm: str, fired: set[int], blocked: set[int]) -> dict[int, tuple[str, ...]]:
+        """Labels (taxonomy indices) the model adds to what the rules `fired`, each with its
+        evidence. A signal the rules' context readers blocked in this post is never added, nor a
+        label whose taxonomy exclusions appear in it ("累成狗" is not about pets)."""
+        scorer = self.scorer
+        matched = features(norm) & scorer.vocabulary
+        logits = scorer.logits(matched)
+        added: dict[int, tuple[str, ...]] = {}
+        for out, at, threshold, signal, excluded in self.plan:
+            if logits[out] < threshold or at in fired or (signal and at in blocked):
+                continue
+            if excluded is not None and excluded.search(norm):
+                continue
+            reasons = evidence(scorer, out, matched & scorer.explainers, norm)
+            if reasons:  # a label no strong content word speaks for is not added
+                added[at] = reasons
+        return added
+
+
+def bind(scorer: Scorer, labels: Sequence[Any]) -> Bound | None:
+    """Match the model's labels to a taxonomy's (same id and kind); labels the model does not know
+    are left to the rules. None when nothing matches."""
+    index = {label.id: i for i, label in enumerate(labels)}
+    plan = []
+    for out, (name, threshold) in enumerate(zip(scorer.labels, scorer.thresholds)):
+        kind, _, label_id = name.partition(":")
+        at = index.get(label_id)
+        if threshold is None or at is None or labels[at].kind != kind:
+            continue
+        plan.append((out, at, _logit(threshold), kind == "signal", _exclusions(labels[at])))
+    return Bound(scorer, tuple(plan)) if plan else None
+
+
+def _exclusions(label: Any) -> re.Pattern[str] | None:
+    """One pattern for a label's exclude_en phrases (from a word start, any ending: "hot dog"
+    also finds "hot dogs") and exclude_zh phrases, normalised as posts are."""
+    english = [r"(?<![a-z0-9])" + re.escape(_normalise(word).strip()) for word in label.exclude_en]
+    chinese = [re.escape(_normalise(word).strip()) for word in label.exclude_zh]
+    return re.compile("|".join(english + chinese)) if english or chinese else None
+
+
+# Words too common to explain a label: they may carry weight, but are never shown as evidence.
+_PLAIN = frozenset(
+    "a an the i me my we our us you your he she it its they them their is am are was were be been "
+    "to of in on at for from by with and or but so as if not no do did does have has had this that "
+    "just one two all get got go will can up out about what when who how there here".split()
+)
+
+
+def _explains(feature: Feature) -> bool:
+    """Whether a feature reads as a reason: a content word or word pair, a Chinese word-sized
+    n-gram, an emoji or a hashtag (not "the", ",", "i", or a lone character)."""
+    if feature in (_ENGLISH, _CHINESE):
+        return False
+    words = feature if isinstance(feature, tuple) else (feature,)
+    if not all(word.isalnum() for word in words):
+        return feature[0] == "#" or bool(_EMOJI.match(feature)) if isinstance(feature, str) else False
+    if _CJK_RUN.match(words[0]):
+        return len(words[0]) > 1
+    return not all(word in _PLAIN or len(word) < 3 for word in words)
+
+
+def evidence(scorer: Scorer, out: int, candidates: set[Feature], norm: str) -> tuple[str, ...]:
+    """The few features among `candidates` that pushed label `out` up most (each weighing at
+    least MIN_EVIDENCE), as written in the post, marked '~'."""
+    weights = scorer.weights
+    ranked = sorted((-weights[f][out], feature_name(f)) for f in candidates if weights[f][out] >= MIN_EVIDENCE)
+    names = [name for _, name in ranked[:EVIDENCE_SIZE]]
+    return tuple(LEARNED_MARK + surface for surface in _surfaces(names, norm[:MAX_CHARS]))
+
+
+def _surfaces(names: list[str], norm: str) -> list[str]:
+    """How features appear in the post: an English stem (or stem pair) is shown as the first word
+    (or word pair) with that stem; everything else is already what the post says."""
+    stems: list[str] | None = None
+    shown = []
+    for name in names:
+        if "a" <= name[0] <= "z" or name[0].isdigit():
+            if stems is None:
+                tokens = EN_POST_TOKEN.findall(norm)
+                stems = en_stems(tokens)
+            wanted = name.split(" ")
+            size = len(wanted)
+            name = next((" ".join(tokens[i : i + size]) for i in range(len(stems) - size + 1) if stems[i : i + size] == wanted), name)
+        shown.append(name)
+    return shown
