@@ -643,3 +643,30 @@ def test_quoted_graduation_euphemism_is_a_layoff() -> None:
     tags = tag_post("", "我们组今天也“毕业”了三个人，包括我…")
     assert "check_in" in tags.signals and "congratulate" not in tags.signals
     assert "congratulate" in signals("今天毕业了！")
+
+
+def test_kept_sentence_readings_give_the_tags_of_a_fresh_reading(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Sentences come back across posts; a reading kept from another post (then recalled) must give
+    # exactly the tags, evidence and scorer input (labels blocked by context) of a fresh reading.
+    taxonomy = load_taxonomy()
+    compiled = taxonomy._compiled
+    assert compiled.scorer is not None
+    seen: list[tuple] = []
+    scorer = compiled.scorer
+
+    class Watched:
+        def add(self, norm: str, fired: set[int], blocked: set[int]) -> dict:
+            seen.append((set(fired), set(blocked)))
+            return scorer.add(norm, fired, blocked)
+
+    monkeypatch.setattr(compiled, "scorer", Watched())
+    posts = [(p["title"], p["text"]) for p in POSTS + POSTS_2 + POSTS_H + POSTS_B]
+    posts += [(t, f"{x}\n{y}") for (t, x), (_, y) in zip(posts, posts[7:])]  # each sentence twice
+    fresh = []
+    for title, text in posts:
+        compiled.zh_sentences.clear()
+        fresh.append(tag_post(title, text, taxonomy=taxonomy))
+    fresh_seen, seen[:] = seen[:], []
+    assert [tag_post(title, text, taxonomy=taxonomy) for title, text in posts] == fresh
+    assert seen == fresh_seen
+    assert compiled.zh_sentences

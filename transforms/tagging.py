@@ -1121,9 +1121,9 @@ class _Tally:
         return all(keyword in weights.get(label, ()) and surface in evidence[label] for label, keyword, surface in parts)
 
 
-# A sentence's reading: the (keyword, surface) pairs it lets count, and those it left unread
-# because the post had counted them already.
-_Counted = tuple[tuple[tuple[_Key, str], ...], tuple[tuple[_Key, str], ...]]
+# A sentence's reading: the (keyword, surface) pairs it lets count, those it left unread because
+# the post had counted them already, and the labels whose hits it read in context.
+_Counted = tuple[tuple[tuple[_Key, str], ...], tuple[tuple[_Key, str], ...], frozenset[int]]
 
 
 class _Reading:
@@ -1135,6 +1135,7 @@ class _Reading:
         self.here = _Tally()  # what this sentence counted
         self.counted: list[tuple[_Key, str]] = []
         self.unknown: list[tuple[_Key, str]] = []
+        self.read: set[int] = set()
 
     def settled(self, hit: _Hit) -> bool:
         """Whether the hit needs no reading: counting it again would change nothing."""
@@ -1144,6 +1145,11 @@ class _Reading:
             self.unknown.append((hit.key, hit.surface))
         return True
 
+    def reads(self, hit: _Hit) -> None:
+        """The hit's context is being read (the scorer learns which labels it blocked)."""
+        self.tally.read.add(hit.key.label)
+        self.read.add(hit.key.label)
+
     def count(self, hit: _Hit) -> None:
         """The hit survived its context."""
         self.tally.add(hit.key, hit.surface)
@@ -1151,7 +1157,7 @@ class _Reading:
         self.counted.append((hit.key, hit.surface))
 
     def result(self) -> _Counted:
-        return tuple(self.counted), tuple(self.unknown)
+        return tuple(self.counted), tuple(self.unknown), frozenset(self.read)
 
 
 def _recall(known: dict[Any, _Counted], key: Any, tally: _Tally, read: Callable[[], _Counted]) -> None:
@@ -1166,6 +1172,7 @@ def _recall(known: dict[Any, _Counted], key: Any, tally: _Tally, read: Callable[
         return
     for key_, surface in reading[0]:
         tally.add(key_, surface)
+    tally.read.update(reading[2])
 
 
 def _en_sentence(ends: list[int], at: int, n: int) -> tuple[int, int]:
@@ -1429,7 +1436,7 @@ def _match_zh(sentence: str, found: tuple[tuple[int, str], ...], has_latin: bool
             if reading.settled(hit):
                 continue
             blocks = compiled.blocks[hit.key.label]
-            tally.read.add(hit.key.label)
+            reading.reads(hit)
             if hit.key.ask or "question" in blocks:
                 if asked is None:
                     latin = has_latin and (not compiled.en_question_latin or _LATIN.search(sentence))
