@@ -147,12 +147,13 @@ def records_for(batch: Batch, *, source: store.SourceRow, now: datetime,
             # Same guid, different item: fall back to URL + content so neither is lost.
             key = f"{key}#{chash[:12]}"
             pid = post_id(source.person_id, key)
-        text_for_lang = f"{entry.title}\n{entry.text}"
         out[pid] = PostRecord(
             post_id=pid, person_id=source.person_id, source_id=source.source_id, entry=entry,
             key=key, content_hash=chash,
             lang=entry.lang[:2].lower() if entry.lang and entry.lang[:2].lower() in ("zh", "en")
-            else detect_lang(text_for_lang),
+            # Tags made in the parse pool already hold the language of the same text.
+            else entry.tags.lang if entry.tags is not None
+            else detect_lang(f"{entry.title}\n{entry.text}"),
             published_at=entry.published_at or now,
         )
     return list(out.values())

@@ -114,3 +114,25 @@ def test_same_post_on_two_platforms_shows_both_links_in_the_digest(tmp_path, ser
     html = res.html_path.read_text(encoding="utf-8")
     assert "https://blog.example/promoted" in text and "also here: https://social.example/@li/1" in text
     assert 'href="https://social.example/@li/1"' in html
+
+
+def test_records_take_the_language_of_tags_made_in_the_pool() -> None:
+    # Entries tagged in a worker carry their language; it is not detected a second time, and it
+    # is the language detection would give.
+    from guanxi.ingest import records_for
+    from guanxi.models import Batch, Entry
+    from guanxi.store import SourceRow
+    from transforms.lang import detect_lang
+    from transforms.tagging import tag_post
+
+    source = SourceRow(1, 1, "Li Wei", "feed", "https://x.test/feed", "https://x.test/feed", "ok",
+                       None, None, 0, None, None)
+    texts = [("周末", "周末去爬山，天气很好。"), ("", "Hiked the ridge trail with 老王 today."), ("Hi", "")]
+    entries = [Entry(f"g{i}", None, title, text, None) for i, (title, text) in enumerate(texts)]
+    tagged = [Entry(f"g{i}", None, title, text, None, tags=tag_post(title, text))
+              for i, (title, text) in enumerate(texts)]
+    now = datetime(2026, 1, 1, tzinfo=timezone.utc)
+    plain = records_for(Batch(status="ok", entries=entries), source=source, now=now)
+    pooled = records_for(Batch(status="ok", entries=tagged), source=source, now=now)
+    assert [r.lang for r in pooled] == [r.lang for r in plain] == \
+        [detect_lang(f"{t}\n{x}") for t, x in texts] == ["zh", "en", "en"]

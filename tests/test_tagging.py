@@ -10,6 +10,7 @@ check_in is illness, bereavement, layoff or hardship, and never comes with congr
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from collections import Counter
@@ -113,12 +114,32 @@ def test_detect_lang(text: str, lang: str) -> None:
     assert detect_lang(text) == lang
 
 
+@given(st.lists(st.sampled_from(["中", "文字", "a", "word", " ", "\n", "1", "é", "Ab"]), max_size=40))
+@settings(max_examples=300, deadline=None)
+def test_detect_lang_counts_only_what_it_needs(parts: list[str]) -> None:
+    # The early exits must give the share over every character and word of the text.
+    text = "".join(parts)
+    cjk = sum(part in ("中", "文字") and len(part) for part in parts)
+    words = len(re.findall(r"[A-Za-z]+", text))
+    assert detect_lang(text) == ("zh" if cjk and cjk / (cjk + words) >= 0.4 else "en")
+
+
 def test_detect_lang_labelled_set() -> None:
     wrong = [p["id"] for p in POSTS if detect_lang(f"{p['title']}\n{p['text']}") != p["lang"]]
     assert wrong == []
 
 
 # --- English matching -----------------------------------------------------------------------
+
+
+@given(st.lists(st.sampled_from(["can", "won", "ain", "is", "n", "t", "re", "s", "'", "'t", " ", "x", "é", "1"]), max_size=30))
+@settings(max_examples=500, deadline=None)
+def test_contractions_expanded_like_one_regex_pass(parts: list[str]) -> None:
+    # The apostrophe-driven expansion must equal a plain substitution over the whole text.
+    from transforms.tagging import _CONTRACTION, _expand_contraction, _expand_contractions
+
+    text = "".join(parts)
+    assert _expand_contractions(text) == _CONTRACTION.sub(_expand_contraction, text)
 
 
 @pytest.mark.parametrize("text", ["Hiked the ridge today.", "Hiking with the kids.", "She hikes every Sunday.", "A long hike."])
@@ -406,8 +427,28 @@ def test_segmenter_cuts_exactly_like_jieba() -> None:
     segment = taxonomy._compiled.segment
     texts = [json.loads(line)["text"] for path in (FIXTURES, FIXTURES_2, FIXTURES_H, FIXTURES_B) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
     texts += ["拿到了Google的offer!!", "3.5km跑完 #打卡", "a b\r\nc 中 文", "被裁判罚下场", "熊猫和猫", "", "。。。", "ab12中c"]
-    for text in texts:
-        assert segment(text) == tagging._JIEBA.lcut(text, HMM=False), text
+    # Long blocks with no punctuation (cut into pieces at forced boundaries, each piece kept).
+    chinese = ["".join(re.findall(r"[\u4e00-\u9fff]+", text)) for text in texts]
+    texts += ["".join(chinese[i : i + 7]) for i in range(0, len(chinese), 7)]
+    texts += ["".join(chinese[i : i + 5]) + "ab3" + "".join(chinese[i + 5 : i + 9]) for i in range(0, len(chinese), 9)]
+    for _ in range(2):  # the second time from the pieces kept
+        for text in texts:
+            assert segment(text) == tagging._JIEBA.lcut(text, HMM=False), text
+
+
+def test_segmenter_knows_words_another_taxonomy_added_later(tmp_path: Path) -> None:
+    # Bug fixed: the character pairs inside dictionary words were kept per dictionary object, so
+    # words a second taxonomy added in the same process were missing from them.
+    from transforms import tagging
+
+    tag_post("", "被裁判罚下场", taxonomy=load_taxonomy())
+    path = tmp_path / "rare.toml"
+    path.write_text('[topics.rare]\nen = ["rare bird"]\nzh = ["龘靐鸟"]\n', encoding="utf-8")
+    custom = load_taxonomy(path)
+    text = "今天看到龘靐鸟很好看"
+    assert "rare" in tag_post("", text, taxonomy=custom).topics
+    assert custom._compiled.segment(text) == tagging._JIEBA.lcut(text, HMM=False)
+    assert "龘靐" in custom._compiled.joins
 
 
 def test_compound_words_still_match_their_keyword() -> None:
@@ -623,3 +664,30 @@ def test_quoted_graduation_euphemism_is_a_layoff() -> None:
     tags = tag_post("", "我们组今天也“毕业”了三个人，包括我…")
     assert "check_in" in tags.signals and "congratulate" not in tags.signals
     assert "congratulate" in signals("今天毕业了！")
+
+
+def test_kept_sentence_readings_give_the_tags_of_a_fresh_reading(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Sentences come back across posts; a reading kept from another post (then recalled) must give
+    # exactly the tags, evidence and scorer input (labels blocked by context) of a fresh reading.
+    taxonomy = load_taxonomy()
+    compiled = taxonomy._compiled
+    assert compiled.scorer is not None
+    seen: list[tuple] = []
+    scorer = compiled.scorer
+
+    class Watched:
+        def add(self, norm: str, fired: set[int], blocked: set[int]) -> dict:
+            seen.append((set(fired), set(blocked)))
+            return scorer.add(norm, fired, blocked)
+
+    monkeypatch.setattr(compiled, "scorer", Watched())
+    posts = [(p["title"], p["text"]) for p in POSTS + POSTS_2 + POSTS_H + POSTS_B]
+    posts += [(t, f"{x}\n{y}") for (t, x), (_, y) in zip(posts, posts[7:])]  # each sentence twice
+    fresh = []
+    for title, text in posts:
+        compiled.zh_sentences.clear()
+        fresh.append(tag_post(title, text, taxonomy=taxonomy))
+    fresh_seen, seen[:] = seen[:], []
+    assert [tag_post(title, text, taxonomy=taxonomy) for title, text in posts] == fresh
+    assert seen == fresh_seen
+    assert compiled.zh_sentences

@@ -22,8 +22,16 @@ def detect_lang(text: str) -> str:
     cjk = sum(map(len, _CJK_RUN.findall(text)))
     if not cjk:
         return "en"
-    words = len(_LATIN_WORD.findall(text))
-    return "zh" if cjk / (cjk + words) >= _ZH_SHARE else "en"
+    # Words are only counted as far as they can change the answer: there are no more of them
+    # than non-CJK characters, and counting stops once they outweigh the CJK characters.
+    if cjk / len(text) >= _ZH_SHARE:
+        return "zh"
+    words = 0
+    for _ in _LATIN_WORD.finditer(text):
+        words += 1
+        if cjk / (cjk + words) < _ZH_SHARE:
+            return "en"
+    return "zh"
 
 
 def _import_jieba() -> Any:

@@ -28,7 +28,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import cache
 from itertools import accumulate
-from math import log
+from math import inf, log
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -103,10 +103,27 @@ def _expand_contraction(match: re.Match[str]) -> str:
     return _CONTRACTION_SUFFIXES[match.group(2)]
 
 
+def _expand_contractions(text: str) -> str:
+    """_CONTRACTION.sub(_expand_contraction, text), trying the pattern only where a match can start
+    (three, one or zero characters before an apostrophe): a plain sub tries its boundary test and three
+    branches at every character of the post."""
+    out: list[str] = []
+    pos, quote = 0, text.find("'")
+    while quote >= 0:
+        for start in (quote - 3, quote - 1, quote):
+            match = _CONTRACTION.match(text, start) if start >= pos else None
+            if match:
+                out += (text[pos:start], _expand_contraction(match))
+                pos = match.end()
+                break
+        quote = text.find("'", quote + 1)
+    return "".join(out) + text[pos:] if out else text
+
+
 def _normalise(text: str) -> str:
     """Fold width, case, traditional characters and contractions so keywords match one form."""
     text = unicodedata.normalize("NFKC", text).lower().translate(_TRANSLATE)
-    return _CONTRACTION.sub(_expand_contraction, text) if "'" in text else text
+    return _expand_contractions(text)
 
 
 # The fullwidth punctuation Chinese posts are full of, folded the way NFKC folds it.
@@ -120,6 +137,12 @@ _NEEDS_NFKC = re.compile(
     + "\uf900-\ufaff\ufb00-\ufb06\u2460-\u24ff\u2000-\u200a\u3000\u00a0\u2025\u00bc-\u00be\u2150-\u218f]"
 )
 _TRADITIONAL = re.compile("[" + "".join(sorted(chr(code) for code in T2S)) + "]")
+_TRADITIONAL_RUN = re.compile(_TRADITIONAL.pattern + "+")
+
+
+def _to_simplified(match: re.Match[str]) -> str:
+    """A run of traditional characters, simplified."""
+    return match.group().translate(T2S)
 
 
 def _normalise_post(text: str) -> str:
@@ -132,8 +155,10 @@ def _normalise_post(text: str) -> str:
         if wide in text:
             text = text.replace(wide, narrow)
     if _TRADITIONAL.search(text):
-        text = text.translate(T2S)
-    return _CONTRACTION.sub(_expand_contraction, text) if "'" in text else text
+        # Only the runs of traditional characters are translated: str.translate with a dict costs
+        # a lookup per character of the whole post, and most posts hold a few such characters.
+        text = _TRADITIONAL_RUN.sub(_to_simplified, text)
+    return _expand_contractions(text)
 
 
 def _undouble(word: str) -> str:
@@ -182,6 +207,16 @@ def _stem(word: str) -> str:
 
 _STEMS: dict[str, str] = {}
 _STEM_CACHE_LIMIT = 200_000
+# Chinese sentences whose reading is kept (per taxonomy), and the longest kept (longer ones
+# rarely come back): about 15 MB at most.
+_SENTENCE_CACHE_LIMIT = 10_000
+_SENTENCE_CACHE_CHARS = 200
+# Pieces of Chinese text whose jieba cut is kept (and the longest kept), and how far apart two
+# cuts' scores (log probabilities, rounded far below this) must be for a piece's cut to be
+# trusted on its own.
+_PIECE_CACHE_LIMIT = 50_000
+_PIECE_CACHE_CHARS = 24
+_ROUTE_MARGIN = 1e-6
 
 
 def _stem_cached(word: str) -> str:
@@ -303,7 +338,9 @@ class _Compiled:
                 for symbol in label.emoji
             )
         self.en_firsts = frozenset(self.en_keys) | frozenset(self.en_exclude)
-        self.any_emoji = _any_of({symbol for symbol, _ in self.emoji})  # most posts have none of them
+        # Most posts hold none of the symbols: one search for a character near a symbol's first one
+        # rules that out far faster than an alternation of the symbols themselves.
+        self.emoji_firsts = _near_chars({symbol[0] for symbol, _ in self.emoji})
         # First stems whose every keyword is that one word, of a label read without context, and
         # inside no exclusion of its label: counted as soon as they are seen.
         self.en_fast: dict[str, _Key] = {}
@@ -335,7 +372,7 @@ class _Compiled:
                 ([entry for entry in entries if len(entry[0]) == 1], [entry for entry in excluded if len(entry[0]) == 1]),
             )
         zh_all = [*self.zh_keys, *self.zh_exclude]
-        self.zh_max_len = max(map(len, zh_all), default=0)
+        self.zh_heads = frozenset(word[:k] for word in zh_all for k in range(1, len(word) + 1))
         # One C-level scan per post finds the longest keyword or exclusion at each leftmost
         # position; words inside a match (火锅 in 火锅店, 烤鸭 in 吃烤鸭) come from this table.
         # A keyword that overlaps a match without being inside it is also a jieba word, so it makes
@@ -406,12 +443,27 @@ class _Compiled:
         self.segment: Callable[[str], list[str]] | None = None
         # Per jieba word, the keywords found inside it; bounded by the language's vocabulary.
         self.affixes: dict[str, tuple[tuple[str, _Key], ...]] = {}
+        # Per (sentence, its matches to read, whether the post has Latin letters): what counts.
+        self.zh_sentences: dict[tuple[str, tuple[tuple[int, str], ...], bool], Any] = {}
 
 
 def _any_of(words: Iterable[str]) -> re.Pattern[str]:
     """A regex finding any of `words` (one that never matches when there are none)."""
     words = sorted(words, key=lambda word: (-len(word), word))
     return re.compile("|".join(map(re.escape, words)) if words else r"(?!)")
+
+
+def _near_chars(chars: set[str], gap: int = 256) -> re.Pattern[str]:
+    """A regex finding any of `chars`, and maybe a few characters between them: close ones are
+    merged into ranges, because re tests a class of many non-BMP literals one by one."""
+    ranges: list[list[int]] = []
+    for code in sorted(map(ord, chars)):
+        if ranges and code - ranges[-1][1] <= gap:
+            ranges[-1][1] = code
+        else:
+            ranges.append([code, code])
+    body = "".join(re.escape(chr(a)) + (f"-{re.escape(chr(b))}" if b > a else "") for a, b in ranges)
+    return re.compile(f"[{body}]" if body else r"(?!)")
 
 
 def _may_overlap(keyword: str, other: str) -> bool:
@@ -728,14 +780,14 @@ _JIEBA: Any = None
 _JIEBA_WORDS: set[str] = set()
 
 
-_BIGRAMS: dict[int, frozenset[str]] = {}
+_BIGRAMS: dict[tuple[int, int], frozenset[str]] = {}
 
 
 def _word_bigrams(tokenizer: Any) -> frozenset[str]:
     """Every pair of adjacent characters inside a dictionary word of up to _ZH_WORD_REACH
     characters: a boundary whose two neighbouring characters are not such a pair is never
     straddled by a word, which settles most boundaries with one set lookup."""
-    key = id(tokenizer.FREQ)
+    key = (id(tokenizer.FREQ), tokenizer.total)  # words added later change the total
     if key not in _BIGRAMS:
         _BIGRAMS.clear()
         _BIGRAMS[key] = frozenset(
@@ -763,6 +815,7 @@ def _segmenter(compiled: _Compiled) -> Callable[[str], list[str]]:
             compiled.traps = _boundary_traps(compiled.zh_keys, tokenizer.FREQ)
             compiled.traps_at = len(_JIEBA_WORDS)
 
+    compiled.zh_sentences.clear()  # they were read with the segmenter and traps being replaced
     compiled.words = tokenizer.FREQ
     compiled.joins = _word_bigrams(tokenizer)
 
@@ -787,7 +840,7 @@ def _cached_jieba(compiled: _Compiled) -> Any:
         _JIEBA_WORDS.update(compiled.zh_dictionary)
         compiled.traps, compiled.traps_at = traps, len(_JIEBA_WORDS)
         _BIGRAMS.clear()
-        _BIGRAMS[id(tokenizer.FREQ)] = joins
+        _BIGRAMS[(id(tokenizer.FREQ), tokenizer.total)] = joins
         return tokenizer
     tokenizer = new_jieba_tokenizer()
     for word in compiled.zh_dictionary:
@@ -803,23 +856,32 @@ def _cached_jieba(compiled: _Compiled) -> Any:
 def _cut_without_hmm(tokenizer: Any) -> Callable[[str], list[str]]:
     """tokenizer.lcut(text, HMM=False), word for word, in one pass per block: jieba builds a dict
     DAG and takes a logarithm per candidate word and call; here each word's score is computed once
-    (for the dictionary's current total) and the DAG is walked in place."""
+    (for the dictionary's current total) and the DAG is walked in place.
+
+    A block is also cut where no dictionary word spans two neighbouring characters: jieba's best
+    path must pass there, so each piece's best cut is its own and is kept per piece (long posts
+    and everyday phrases repeat them). A piece whose cut hangs on a near tie (within
+    _ROUTE_MARGIN, where rounding could tip it) is not trusted: that block is cut whole."""
     jieba = sys.modules[type(tokenizer).__module__]
     han, skip, eng = jieba.re_han_default, jieba.re_skip_default, jieba.re_eng
     freq = tokenizer.FREQ
     scores: dict[str, float] = {}
-    total = [0]  # the dictionary total the scores were computed for
+    pieces: dict[str, tuple[str, ...] | None] = {}
+    total = [0]  # the dictionary total the scores (and pieces) were computed for
+    # Neighbouring characters inside some dictionary word: words of up to _ZH_WORD_REACH
+    # characters (shared with the boundary checks), then the few pairs only longer words hold.
+    joins = _word_bigrams(tokenizer)
+    long_joins = frozenset(
+        word[i : i + 2] for word, count in freq.items() if count and len(word) > _ZH_WORD_REACH for i in range(len(word) - 1)
+    ) - joins
 
-    def cut_block(text: str, out: list[str]) -> None:
-        if total[0] != tokenizer.total:  # words were added: jieba's scores changed too
-            scores.clear()
-            total[0] = tokenizer.total
-        logtotal = log(tokenizer.total)
+    def route(text: str, logtotal: float, careful: bool) -> tuple[str, ...] | None:
+        """The best cut of `text`; when `careful`, None if any choice in it is a near tie."""
         n = len(text)
         best_score = [0.0] * (n + 1)
         best_end = [0] * (n + 1)
         for k in range(n - 1, -1, -1):
-            top, top_x = 0.0, -1
+            top, top_x, second = 0.0, -1, -inf
             i, frag = k, text[k]
             while i < n and frag in freq:
                 if freq[frag]:
@@ -828,25 +890,65 @@ def _cut_without_hmm(tokenizer: Any) -> Callable[[str], list[str]]:
                         score = scores[frag] = log(freq[frag]) - logtotal
                     score += best_score[i + 1]
                     if top_x < 0 or score >= top:
+                        if top_x >= 0:
+                            second = top
                         top, top_x = score, i
+                    elif score > second:
+                        second = score
                 i += 1
                 frag = text[k : i + 1]
             if top_x < 0:  # no dictionary word starts here: the character alone
                 char = text[k]
                 top, top_x = log(freq.get(char) or 1) - logtotal + best_score[k + 1], k
+            elif careful and top - second < _ROUTE_MARGIN:
+                return None
             best_score[k], best_end[k] = top, top_x
-        x, buf = 0, ""
+        words, x = [], 0
         while x < n:
             y = best_end[x] + 1
-            word = text[x:y]
-            if y - x == 1 and eng.match(word):
+            words.append(text[x:y])
+            x = y
+        return tuple(words)
+
+    def by_pieces(text: str, cuts: list[int], logtotal: float) -> list[str] | None:
+        """The block's cut put together from its pieces' cuts; None if one of them is not trusted."""
+        if len(pieces) >= _PIECE_CACHE_LIMIT:
+            pieces.clear()
+        words: list[str] = []
+        at = 0
+        for cut in (*cuts, len(text)):
+            piece = text[at:cut]
+            if piece in pieces:
+                best = pieces[piece]
+            else:
+                best = route(piece, logtotal, True)
+                if len(piece) <= _PIECE_CACHE_CHARS:
+                    pieces[piece] = best
+            if best is None:
+                return None
+            words += best
+            at = cut
+        return words
+
+    def cut_block(text: str, out: list[str]) -> None:
+        if total[0] != tokenizer.total:  # words were added: jieba's scores changed too
+            scores.clear()
+            pieces.clear()
+            total[0] = tokenizer.total
+        logtotal = log(tokenizer.total)
+        cuts = [p for p in range(1, len(text)) if text[p - 1 : p + 1] not in joins and text[p - 1 : p + 1] not in long_joins]
+        words = by_pieces(text, cuts, logtotal) if cuts else None
+        if words is None:
+            words = route(text, logtotal, False) or ()
+        buf = ""
+        for word in words:
+            if len(word) == 1 and eng.match(word):
                 buf += word
             else:
                 if buf:
                     out.append(buf)
                     buf = ""
                 out.append(word)
-            x = y
         if buf:
             out.append(buf)
 
@@ -1019,6 +1121,60 @@ class _Tally:
         return all(keyword in weights.get(label, ()) and surface in evidence[label] for label, keyword, surface in parts)
 
 
+# A sentence's reading: the (keyword, surface) pairs it lets count, those it left unread because
+# the post had counted them already, and the labels whose hits it read in context.
+_Counted = tuple[tuple[tuple[_Key, str], ...], tuple[tuple[_Key, str], ...], frozenset[int]]
+
+
+class _Reading:
+    """Collects one sentence's reading (see _Counted) while its hits are checked and counted in
+    the post's tally."""
+
+    def __init__(self, tally: _Tally) -> None:
+        self.tally = tally
+        self.here = _Tally()  # what this sentence counted
+        self.counted: list[tuple[_Key, str]] = []
+        self.unknown: list[tuple[_Key, str]] = []
+        self.read: set[int] = set()
+
+    def settled(self, hit: _Hit) -> bool:
+        """Whether the hit needs no reading: counting it again would change nothing."""
+        if not self.tally.has(hit.key, hit.surface):
+            return False
+        if not self.here.has(hit.key, hit.surface):
+            self.unknown.append((hit.key, hit.surface))
+        return True
+
+    def reads(self, hit: _Hit) -> None:
+        """The hit's context is being read (the scorer learns which labels it blocked)."""
+        self.tally.read.add(hit.key.label)
+        self.read.add(hit.key.label)
+
+    def count(self, hit: _Hit) -> None:
+        """The hit survived its context."""
+        self.tally.add(hit.key, hit.surface)
+        self.here.add(hit.key, hit.surface)
+        self.counted.append((hit.key, hit.surface))
+
+    def result(self) -> _Counted:
+        return tuple(self.counted), tuple(self.unknown), frozenset(self.read)
+
+
+def _recall(known: dict[Any, _Counted], key: Any, tally: _Tally, read: Callable[[], _Counted]) -> None:
+    """Tally a sentence's reading, kept under `key` or made by `read()`. Posts repeat sentences
+    (quotes, signatures, reposts, long threads), and a reading depends only on its sentence; it
+    holds for any post that has counted what it left unread, as counting twice changes nothing."""
+    reading = known.get(key)
+    if reading is None or (reading[1] and not all(tally.has(*pair) for pair in reading[1])):
+        if len(known) >= _SENTENCE_CACHE_LIMIT:
+            known.clear()
+        known[key] = read()  # which has counted it in `tally`
+        return
+    for key_, surface in reading[0]:
+        tally.add(key_, surface)
+    tally.read.update(reading[2])
+
+
 def _en_sentence(ends: list[int], at: int, n: int) -> tuple[int, int]:
     """Token range of the sentence holding token `at` (its closing punctuation included), given the
     sorted indices of sentence-end tokens among the post's n tokens."""
@@ -1095,12 +1251,14 @@ def _zh_clause_hits(tokens: list[str], compiled: _Compiled) -> tuple[list[_Hit],
     """Keyword and exclusion occurrences made of whole jieba words (or a prefix/suffix of one)."""
     hits: list[_Hit] = []
     excluded: list[tuple[int, int, int]] = []
-    keys, exclude, longest, n = compiled.zh_keys, compiled.zh_exclude, compiled.zh_max_len, len(tokens)
-    for i in range(n):
+    keys, exclude, heads, n = compiled.zh_keys, compiled.zh_exclude, compiled.zh_heads, len(tokens)
+    # Only words that begin a keyword or exclusion, or are long enough to hold one as an affix,
+    # start a hit; and words are joined only while they still begin one.
+    for i in [i for i, token in enumerate(tokens) if token in heads or len(token) > 2]:
         word = ""
         for j in range(i, min(n, i + _ZH_MAX_TOKENS)):
             word += tokens[j]
-            if len(word) > longest:
+            if word not in heads:
                 break
             for key in keys.get(word, ()):
                 hits.append(_Hit(key, i, j + 1, word))
@@ -1244,9 +1402,13 @@ def _zh_char_hits(
     return hits, excluded
 
 
-def _match_zh(sentence: str, found: list[tuple[int, str]], has_latin: bool, compiled: _Compiled, tally: _Tally) -> None:
-    """Check the Chinese keyword occurrences `found` in one sentence ((offset, longest match) pairs),
-    asking jieba only about clauses where a word boundary is ambiguous."""
+def _match_zh(sentence: str, found: tuple[tuple[int, str], ...], has_latin: bool, compiled: _Compiled, tally: _Tally) -> _Counted:
+    """The keywords (with their surface) that the Chinese occurrences `found` in one sentence
+    ((offset, longest match) pairs) let count, once their context is read; jieba is asked only
+    about clauses where a word boundary is ambiguous. Hits that `tally` already holds are not read
+    (counting them again changes nothing) but returned apart, as not known: the answer holds for
+    any post whose tally holds those too (see _match_zh_post)."""
+    reading = _Reading(tally)
     cues = compiled.zh_cues
     asked: bool | None = None  # whether the sentence asks something, computed when first needed
     pending = iter(found)
@@ -1271,10 +1433,10 @@ def _match_zh(sentence: str, found: list[tuple[int, str]], has_latin: bool, comp
             tokens, offsets = [], []
             hits, excluded = by_chars
         for hit in _keep(hits, excluded):
-            if tally.has(hit.key, hit.surface):
+            if reading.settled(hit):
                 continue
             blocks = compiled.blocks[hit.key.label]
-            tally.read.add(hit.key.label)
+            reading.reads(hit)
             if hit.key.ask or "question" in blocks:
                 if asked is None:
                     latin = has_latin and (not compiled.en_question_latin or _LATIN.search(sentence))
@@ -1297,7 +1459,8 @@ def _match_zh(sentence: str, found: list[tuple[int, str]], has_latin: bool, comp
                 start, end = (offsets[hit.start], offsets[hit.end]) if tokens else (hit.start, hit.end)
                 if _zh_third_party(sentence, c0 + start, c0 + end, cues.owner):
                     continue
-            tally.add(hit.key, hit.surface)
+            reading.count(hit)
+    return reading.result()
 
 
 def _zh_scan(norm: str, scans: tuple[re.Pattern[str], ...]) -> list[tuple[int, str]]:
@@ -1312,7 +1475,7 @@ def _match_zh_post(norm: str, zh_found: list[tuple[int, str]], has_latin: bool, 
     needing no context are counted at once, and repeats of what is already counted are skipped."""
     if compiled.segment is None or compiled.traps_at != len(_JIEBA_WORDS):
         _segmenter(compiled)
-    zh_parts, zh_fast, joins = compiled.zh_parts, compiled.zh_fast, compiled.joins
+    zh_parts, zh_fast, joins, sentences = compiled.zh_parts, compiled.zh_fast, compiled.joins, compiled.zh_sentences
     done: set[str] = set()
     # Sentence boundaries once, then only the sentences holding a match are cut out.
     bounds = [match.start() for match in _SENTENCE_SPLIT.finditer(norm)]
@@ -1338,7 +1501,12 @@ def _match_zh_post(norm: str, zh_found: list[tuple[int, str]], has_latin: bool, 
             if not tally.has_all(zh_parts[word]):
                 found.append((start - offset, word))
         if found:
-            _match_zh(sentence, found, has_latin, compiled, tally)
+            # The matches left to read are part of the key: which ones are depends on the post.
+            key = (sentence, tuple(found), has_latin)
+            if len(sentence) > _SENTENCE_CACHE_CHARS:
+                _match_zh(sentence, key[1], has_latin, compiled, tally)
+            else:
+                _recall(sentences, key, tally, lambda: _match_zh(sentence, key[1], has_latin, compiled, tally))
 
 
 def tag_post(title: str, text: str, *, taxonomy: Taxonomy | None = None) -> Tags:
@@ -1353,9 +1521,10 @@ def tag_post(title: str, text: str, *, taxonomy: Taxonomy | None = None) -> Tags
         _match_zh_post(norm, zh_found, has_latin, compiled, tally)
     if has_latin:
         _match_en(norm, compiled, tally)
-    if compiled.any_emoji.search(norm):
+    if compiled.emoji_firsts.search(norm):
+        present = set(compiled.emoji_firsts.findall(norm))
         for symbol, key in compiled.emoji:
-            if symbol in norm:
+            if symbol[0] in present and symbol in norm:
                 tally.add(key, symbol)
 
     fired = {
