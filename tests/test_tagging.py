@@ -676,9 +676,9 @@ def test_kept_sentence_readings_give_the_tags_of_a_fresh_reading(monkeypatch: py
     scorer = compiled.scorer
 
     class Watched:
-        def add(self, norm: str, fired: set[int], blocked: set[int]) -> dict:
+        def decide(self, norm: str, fired: set[int], blocked: set[int]) -> tuple:
             seen.append((set(fired), set(blocked)))
-            return scorer.add(norm, fired, blocked)
+            return scorer.decide(norm, fired, blocked)
 
     monkeypatch.setattr(compiled, "scorer", Watched())
     posts = [(p["title"], p["text"]) for p in POSTS + POSTS_2 + POSTS_H + POSTS_B]
