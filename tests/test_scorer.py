@@ -309,3 +309,10 @@ def test_no_post_in_any_set_is_congratulated_and_checked_in() -> None:
             if "check_in" in post["signals"] and "congratulate" in tags.signals:
                 clashes.append(post["id"])
     assert clashes == []
+
+
+def test_packed_sums_equal_plain_column_sums_with_negative_and_large_weights() -> None:
+    scorer = toy_scorer({"a": [0, -20.0, 12, 30.5], "b": [0, 7.25, 1, -0.001, 12, -40.0], "c": [5, 0.002]}, {}, bias=[-1.5] * 13)
+    for matched in ({"a"}, {"b"}, {"a", "b", "c"}, set()):
+        plain = [sum(column) for column in zip(scorer.bias, *(scorer.weights[f] for f in matched))]
+        assert scorer.logits(matched) == plain

@@ -127,17 +127,45 @@ class Scorer(NamedTuple):
     thresholds: tuple[float | None, ...]
     fingerprint: str
     keep: tuple[float | None, ...] = ()
+    # The same vectors packed into one integer each (see _pack), so a post's scores are one C-level
+    # sum of big integers and one unpacking, instead of a column sum over every matched vector.
+    packed: Mapping[Feature, int] = {}
+    packed_bias: int = 0
 
     def logits(self, matched: set[Feature]) -> list[int]:
-        """Per-label log-odds (in thousandths) from a post's features in the vocabulary: the
-        matched vectors summed column by column, in C, exactly (integers), in any order."""
-        if not matched:
-            return list(self.bias)
-        return list(map(sum, zip(self.bias, *map(self.weights.__getitem__, matched))))
+        """Per-label log-odds (in thousandths) from a post's features in the vocabulary, summed
+        exactly (integers), so the order the features come in never matters."""
+        return _unpack(sum(map(self.packed.__getitem__, matched), self.packed_bias), len(self.labels))
 
     def probabilities(self, found: set[Feature]) -> dict[str, float]:
         """Per-label probabilities for a post's features (used by the trainer and the tests)."""
         return {label: 1.0 / (1.0 + exp(-z / SCALE)) for label, z in zip(self.labels, self.logits(found & self.vocabulary))}
+
+
+# Bits per label in a packed vector: any sum of weights stays far inside +-2**(_SLOT - 1).
+_SLOT = 48
+_SLOT_MASK = (1 << _SLOT) - 1
+_SLOT_HALF = 1 << (_SLOT - 1)
+
+
+def _pack(vector: Sequence[int]) -> int:
+    """One integer holding a vector of signed integers, label i in bits [i * _SLOT, (i + 1) * _SLOT):
+    the packed sum of vectors is the packed vector of their sums (plain integer addition), as long
+    as no component's sum leaves the slot's range."""
+    return sum(value << (_SLOT * i) for i, value in enumerate(vector))
+
+
+def _unpack(total: int, size: int) -> list[int]:
+    """The signed components of a packed sum, lowest slot first (a negative slot borrows one from
+    the next, which is given back here)."""
+    out = []
+    for _ in range(size):
+        value = total & _SLOT_MASK
+        if value >= _SLOT_HALF:
+            value -= 1 << _SLOT
+        out.append(value)
+        total = (total - value) >> _SLOT
+    return out
 
 
 def scorer_from_dict(data: Mapping[str, Any], fingerprint: str = "") -> Scorer:
@@ -154,7 +182,8 @@ def scorer_from_dict(data: Mapping[str, Any], fingerprint: str = "") -> Scorer:
     keep = tuple(data.get("keep", {}).get(label) for label in labels)
     explainers = frozenset(feature for feature in weights if _explains(feature))
     bias = tuple(round(b * SCALE) for b in data["bias"])
-    return Scorer(labels, bias, weights, frozenset(weights), explainers, thresholds, fingerprint, keep)
+    packed = {feature: _pack(vector) for feature, vector in weights.items()}
+    return Scorer(labels, bias, weights, frozenset(weights), explainers, thresholds, fingerprint, keep, packed, _pack(bias))
 
 
 def read_weights(path: Path = WEIGHTS) -> dict[str, Any]:
