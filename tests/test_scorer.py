@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from scripts import train_scorer
-from transforms.scorer import WEIGHTS, bind, features, load_scorer, read_weights, scorer_from_dict
+from transforms.scorer import WEIGHTS, LazyBound, bind, features, load_scorer, read_weights, scorer_from_dict
 from transforms.tagging import _normalise_post, load_taxonomy, tag_post, taxonomy_fingerprint
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -281,7 +281,7 @@ def test_scorer_can_be_turned_off_and_changes_the_fingerprint(tmp_path: Path) ->
     off, on = load_taxonomy(path), load_taxonomy()
     assert off.scorer is None and on.scorer is not None
     assert taxonomy_fingerprint(off) != taxonomy_fingerprint(on)
-    other = dataclasses.replace(on, scorer=on.scorer._replace(scorer=on.scorer.scorer._replace(fingerprint="retrained")))
+    other = dataclasses.replace(on, scorer=bind(on.scorer.scorer._replace(fingerprint="retrained"), on.labels))
     assert taxonomy_fingerprint(other) != taxonomy_fingerprint(on)
     posts = train_scorer.load_posts([FIXTURES / "labelled_posts.jsonl"])
     learned = [p["id"] for p in posts if any(word.startswith("~") for words in tag_post(p["title"], p["text"], taxonomy=off).evidence.values() for word in words)]
@@ -295,8 +295,13 @@ def test_bad_scorer_table_is_a_one_line_error(tmp_path: Path) -> None:
         load_taxonomy(path)
 
 
-def test_shipped_scorer_is_loaded_once() -> None:
+def test_shipped_scorer_is_loaded_once_and_only_when_a_post_is_tagged() -> None:
     assert load_scorer() is load_scorer()
+    lazy = LazyBound(load_taxonomy().labels)
+    assert lazy._loaded is False and lazy.fingerprint == load_scorer().fingerprint
+    assert lazy._loaded is False  # the fingerprint reads the file's hash, not the weights
+    assert lazy.decide("deployed on friday", set(), set()) == lazy.bound.decide("deployed on friday", set(), set())
+    assert lazy._loaded is True
 
 
 def test_no_post_in_any_set_is_congratulated_and_checked_in() -> None:

@@ -31,7 +31,7 @@ import gzip
 import hashlib
 import json
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from functools import cache
 from math import exp, log
 from operator import add
@@ -44,7 +44,7 @@ from transforms.tagging import _LATIN
 from transforms.tagging import _en_stems as en_stems
 from transforms.tagging import _normalise
 
-__all__ = ["WEIGHTS", "Bound", "Scorer", "bind", "features", "load_scorer", "read_weights"]
+__all__ = ["WEIGHTS", "Bound", "LazyBound", "Scorer", "bind", "features", "load_scorer", "read_weights"]
 
 WEIGHTS = Path(__file__).with_name("scorer.json.gz")
 FORMAT = 2
@@ -171,19 +171,34 @@ def _unpack(total: int, size: int) -> list[int]:
 def scorer_from_dict(data: Mapping[str, Any], fingerprint: str = "") -> Scorer:
     """Build a Scorer from the weights file's JSON form."""
     labels = tuple(data["labels"])
-    size = len(labels)
-    weights: dict[Feature, tuple[int, ...]] = {}
-    for name, flat in data["weights"].items():
-        vector = [0] * size
-        for i in range(0, len(flat), 2):
-            vector[flat[i]] = round(flat[i + 1] * SCALE)
-        weights[_key(name)] = tuple(vector)
+    shifts = [_SLOT * i for i in range(len(labels))]
+    packed: dict[Feature, int] = {}
+    for name, flat in data["weights"].items():  # flat: label index, weight, label index, weight ...
+        pairs = iter(flat)
+        packed[_key(name)] = sum(round(weight * SCALE) << shifts[at] for at, weight in zip(pairs, pairs))
     thresholds = tuple(data["thresholds"].get(label) for label in labels)
     keep = tuple(data.get("keep", {}).get(label) for label in labels)
-    explainers = frozenset(feature for feature in weights if _explains(feature))
+    explainers = frozenset(filter(_explains, packed))
     bias = tuple(round(b * SCALE) for b in data["bias"])
-    packed = {feature: _pack(vector) for feature, vector in weights.items()}
-    return Scorer(labels, bias, weights, frozenset(weights), explainers, thresholds, fingerprint, keep, packed, _pack(bias))
+    weights = _Unpacked(packed, len(labels))
+    return Scorer(labels, bias, weights, frozenset(packed), explainers, thresholds, fingerprint, keep, packed, _pack(bias))
+
+
+class _Unpacked(Mapping[Feature, tuple[int, ...]]):
+    """Per feature its weight vector, unpacked on demand from the packed integers (evidence and
+    tests read a few; scoring never does)."""
+
+    def __init__(self, packed: Mapping[Feature, int], size: int) -> None:
+        self._packed, self._size = packed, size
+
+    def __getitem__(self, feature: Feature) -> tuple[int, ...]:
+        return tuple(_unpack(self._packed[feature], self._size))
+
+    def __iter__(self) -> Iterator[Feature]:
+        return iter(self._packed)
+
+    def __len__(self) -> int:
+        return len(self._packed)
 
 
 def read_weights(path: Path = WEIGHTS) -> dict[str, Any]:
@@ -199,6 +214,11 @@ def weights_fingerprint(path: Path = WEIGHTS) -> str:
 
 def _digest(blob: bytes) -> str:
     return hashlib.sha256(blob).hexdigest()[:16]
+
+
+@cache
+def weights_fingerprint_cached(path: Path) -> str:
+    return weights_fingerprint(path)
 
 
 @cache
@@ -218,6 +238,10 @@ class Bound(NamedTuple):
     # scaled log-odds (keep: None when the model never drops it), whether it is a signal, and the
     # label's taxonomy exclusions as one pattern (None without any).
     plan: tuple[tuple[int, int, float, float | None, bool, re.Pattern[str] | None], ...]
+
+    @property
+    def fingerprint(self) -> str:
+        return self.scorer.fingerprint
 
     def decide(self, norm: str, fired: set[int], blocked: set[int]) -> tuple[dict[int, tuple[str, ...]], set[int], set[int]]:
         """What the model changes in what the rules `fired` (taxonomy indices): the labels it adds,
@@ -247,6 +271,38 @@ class Bound(NamedTuple):
             if reasons:
                 added[at] = reasons
         return added, dropped, likely
+
+
+class LazyBound:
+    """bind(load_scorer(path), labels) made on first use, so commands and runs that tag nothing (a
+    warm re-check, the digest) never pay for reading the weights (about 0.3 s); its fingerprint
+    is the weights file's hash, read without building the scorer."""
+
+    def __init__(self, labels: Sequence[Any], path: Path = WEIGHTS) -> None:
+        self._labels, self._path = tuple(labels), path
+        self._bound: Bound | None = None
+        self._loaded = False
+
+    @property
+    def fingerprint(self) -> str:
+        return weights_fingerprint_cached(self._path)
+
+    @property
+    def bound(self) -> Bound | None:
+        if not self._loaded:
+            scorer = load_scorer(self._path)
+            self._bound = bind(scorer, self._labels) if scorer is not None else None
+            self._loaded = True
+        return self._bound
+
+    @property
+    def scorer(self) -> Scorer | None:
+        bound = self.bound
+        return bound.scorer if bound is not None else None
+
+    def decide(self, norm: str, fired: set[int], blocked: set[int]) -> tuple[dict[int, tuple[str, ...]], set[int], set[int]]:
+        bound = self.bound
+        return bound.decide(norm, fired, blocked) if bound is not None else ({}, set(), set())
 
 
 def bind(scorer: Scorer, labels: Sequence[Any]) -> Bound | None:

@@ -721,11 +721,10 @@ def _build(merged: dict[str, Any], origin: dict[str, str], sources: tuple[str, .
 
 
 def _bind_scorer(labels: tuple[Label, ...]) -> Any:
-    """The shipped learned scorer tied to these labels (None without weights or shared labels)."""
-    from transforms.scorer import bind, load_scorer
+    """The shipped learned scorer tied to these labels, read on first use (None without weights)."""
+    from transforms.scorer import WEIGHTS, LazyBound
 
-    scorer = load_scorer()
-    return bind(scorer, labels) if scorer is not None else None
+    return LazyBound(labels) if WEIGHTS.exists() else None
 
 
 @cache
@@ -765,7 +764,7 @@ def taxonomy_fingerprint(taxonomy: Taxonomy) -> str:
         "matcher": MATCHER_VERSION,
         "labels": [label.as_dict() for label in taxonomy.labels],
         "context": {lang: {name: list(cues[name]) for name in sorted(cues)} for lang, cues in sorted(taxonomy.context.items())},
-        "scorer": taxonomy.scorer.scorer.fingerprint if taxonomy.scorer is not None else None,
+        "scorer": taxonomy.scorer.fingerprint if taxonomy.scorer is not None else None,
     }
     blob = json.dumps(payload, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(blob.encode("utf-8")).hexdigest()[:16]
