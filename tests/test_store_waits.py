@@ -301,3 +301,31 @@ def test_store_and_orchestration_settings_are_validated(tmp_path):
     cfg = write_config(tmp_path, extra='[orchestration]\ntask_runner = "celery"\n')
     with pytest.raises(ConfigError, match="orchestration.task_runner must be one of thread, dask"):
         load_config(str(cfg))
+
+
+def test_search_words_from_worker_processes_equal_one_process_and_late_edits_are_segmented(tmp_path, monkeypatch):
+    from guanxi import search
+    from transforms.segment import segment_for_search
+
+    rows = [(f"p{i}", f"h{i}", "周末" if i % 2 else "Weekend", f"第{i}次去杭州爬山，和同事 hiking {i}", "zh" if i % 2 else "en")
+            for i in range(60)]
+    monkeypatch.setattr(search, "PARALLEL_FROM", 10)
+    parallel = search.segment_posts(rows)
+    assert parallel == {(r[0], r[1]): segment_for_search(f"{r[2]}\n{r[3]}", r[4]) for r in rows}
+    assert "爬山" in parallel[("p1", "h1")].split()
+
+
+def test_words_segmented_before_the_write_window_are_used_only_for_the_same_content(tmp_path, server):
+    from guanxi import search
+
+    cfg = feed_config(tmp_path, server)
+    assert run_cli("--config", str(cfg), "ingest").code == 0
+    path = load_config(str(cfg)).store_path
+    with store.write_window(path, wait_s=5) as con:
+        (pid, chash), (other, _) = con.execute("SELECT post_id, content_hash FROM posts ORDER BY post_id LIMIT 2").fetchall()
+        con.execute("DELETE FROM post_search")
+        # One post's words are ready for its current content, the other's for content it no longer has.
+        assert search.refresh_search(con, {(pid, chash): "ready words", (other, "an older hash"): "stale words"}) == 3
+        words = dict(con.execute("SELECT post_id, search_text FROM post_search").fetchall())
+    assert words[pid] == "ready words"
+    assert words[other] != "stale words" and words[other]
