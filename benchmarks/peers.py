@@ -20,7 +20,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from benchmarks.run import machine, start_server, stats, timed_cli, write_config
+from benchmarks.run import machine, print_table, start_server, stats, timed_cli, write_config
 
 NEWSBOAT_THREADS = 8
 
@@ -83,11 +83,7 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         server.terminate()
         server.wait(timeout=10)
-    width = max(len(name) for name, _ in rows)
-    print(f"| {'measure'.ljust(width)} | result |\n| {'-' * width} | --- |")
-    for name, value in rows:
-        print(f"| {name.ljust(width)} | {value} |")
-    return 0
+    return print_table(rows)
 
 
 if __name__ == "__main__":
