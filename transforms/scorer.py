@@ -121,16 +121,20 @@ class Scorer(NamedTuple):
 
     labels: tuple[str, ...]
     bias: tuple[int, ...]
-    weights: Mapping[Feature, tuple[int, ...]]
+    # Each feature's vector packed into one integer (see _pack), so a post's scores are one C-level
+    # sum of big integers and one unpacking, instead of a column sum over every matched vector.
+    packed: Mapping[Feature, int]
+    packed_bias: int
     vocabulary: frozenset[Feature]
     explainers: frozenset[Feature]  # the vocabulary's features that may be shown as evidence
     thresholds: tuple[float | None, ...]
     fingerprint: str
     keep: tuple[float | None, ...] = ()
-    # The same vectors packed into one integer each (see _pack), so a post's scores are one C-level
-    # sum of big integers and one unpacking, instead of a column sum over every matched vector.
-    packed: Mapping[Feature, int] = {}
-    packed_bias: int = 0
+
+    @property
+    def weights(self) -> Mapping[Feature, tuple[int, ...]]:
+        """Per feature its weight vector, unpacked on demand (evidence and tests read a few)."""
+        return _Unpacked(self.packed, len(self.labels))
 
     def logits(self, matched: set[Feature]) -> list[int]:
         """Per-label log-odds (in thousandths) from a post's features in the vocabulary, summed
@@ -180,8 +184,7 @@ def scorer_from_dict(data: Mapping[str, Any], fingerprint: str = "") -> Scorer:
     keep = tuple(data.get("keep", {}).get(label) for label in labels)
     explainers = frozenset(filter(_explains, packed))
     bias = tuple(round(b * SCALE) for b in data["bias"])
-    weights = _Unpacked(packed, len(labels))
-    return Scorer(labels, bias, weights, frozenset(packed), explainers, thresholds, fingerprint, keep, packed, _pack(bias))
+    return Scorer(labels, bias, packed, _pack(bias), frozenset(packed), explainers, thresholds, fingerprint, keep)
 
 
 class _Unpacked(Mapping[Feature, tuple[int, ...]]):

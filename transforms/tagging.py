@@ -797,11 +797,12 @@ def _word_bigrams(tokenizer: Any) -> frozenset[str]:
 
 def _segmenter(compiled: _Compiled) -> Callable[[str], list[str]]:
     """Return a jieba segmenter that knows this taxonomy's words, initialising jieba once (from the
-    disk cache of transforms.zh_cache when this taxonomy's state is there)."""
+    disk cache of transforms.zh_cache when this taxonomy's state is there, else saved there)."""
     global _JIEBA
     with _JIEBA_LOCK:
+        unsaved = None
         if _JIEBA is None:
-            _JIEBA = _cached_jieba(compiled)
+            _JIEBA, unsaved = _first_jieba(compiled)
         for word in compiled.zh_dictionary:
             if word not in _JIEBA_WORDS:
                 # No explicit frequency: jieba then picks one that keeps the word whole without
@@ -813,6 +814,10 @@ def _segmenter(compiled: _Compiled) -> Callable[[str], list[str]]:
         if compiled.traps_at != len(_JIEBA_WORDS):
             compiled.traps = _boundary_traps(compiled.zh_keys, tokenizer.FREQ)
             compiled.traps_at = len(_JIEBA_WORDS)
+        if unsaved is not None:
+            from transforms import zh_cache
+
+            zh_cache.save(unsaved, (tokenizer.FREQ, tokenizer.total, compiled.traps, _word_bigrams(tokenizer)))
 
     compiled.zh_sentences.clear()  # they were read with the segmenter and traps being replaced
     compiled.words = tokenizer.FREQ
@@ -824,32 +829,25 @@ def _segmenter(compiled: _Compiled) -> Callable[[str], list[str]]:
     return segment
 
 
-def _cached_jieba(compiled: _Compiled) -> Any:
-    """The first jieba tokenizer of this process, with this taxonomy's words added and its traps and
-    character pairs attached: loaded from the disk cache, or computed and then saved there. The
-    state is a pure function of jieba's dictionary and the taxonomy's Chinese words (the key)."""
+def _first_jieba(compiled: _Compiled) -> tuple[Any, str | None]:
+    """The first jieba tokenizer of this process. From the disk cache when it holds this taxonomy's
+    state (its words added, its traps and character pairs attached): (tokenizer, None). Otherwise
+    jieba's own dictionary and the key to save the state under once it is prepared. The state is a
+    pure function of jieba's dictionary and the taxonomy's Chinese words (the key)."""
     from transforms import zh_cache
     from transforms.lang import jieba_identity
 
     key = zh_cache.cache_key(jieba_identity(), MATCHER_VERSION, _ZH_WORD_REACH, compiled.zh_dictionary, sorted(compiled.zh_keys))
     state = zh_cache.load(key)
-    if state is not None:
-        freq, total, traps, joins = state
-        tokenizer = new_jieba_tokenizer(freq, total)
-        _JIEBA_WORDS.update(compiled.zh_dictionary)
-        compiled.traps, compiled.traps_at = traps, len(_JIEBA_WORDS)
-        _BIGRAMS.clear()
-        _BIGRAMS[(id(tokenizer.FREQ), tokenizer.total)] = joins
-        return tokenizer
-    tokenizer = new_jieba_tokenizer()
-    for word in compiled.zh_dictionary:
-        if word not in _JIEBA_WORDS:
-            tokenizer.add_word(word)
-            _JIEBA_WORDS.add(word)
-    compiled.traps = _boundary_traps(compiled.zh_keys, tokenizer.FREQ)
-    compiled.traps_at = len(_JIEBA_WORDS)
-    zh_cache.save(key, (tokenizer.FREQ, tokenizer.total, compiled.traps, _word_bigrams(tokenizer)))
-    return tokenizer
+    if state is None:
+        return new_jieba_tokenizer(), key
+    freq, total, traps, joins = state
+    tokenizer = new_jieba_tokenizer(freq, total)
+    _JIEBA_WORDS.update(compiled.zh_dictionary)
+    compiled.traps, compiled.traps_at = traps, len(_JIEBA_WORDS)
+    _BIGRAMS.clear()
+    _BIGRAMS[(id(tokenizer.FREQ), tokenizer.total)] = joins
+    return tokenizer, None
 
 
 def _cut_without_hmm(tokenizer: Any) -> Callable[[str], list[str]]:
