@@ -125,6 +125,7 @@ def fetch_in_processes(tasks: Sequence[SourceTask], limits: FetchLimits, *, work
     every core, no feed body crosses between processes, and the caller can store batches while
     the rest are still on the network. A source whose process died comes back as failed.
     """
+    import gc
     import multiprocessing
     import queue
 
@@ -142,8 +143,6 @@ def fetch_in_processes(tasks: Sequence[SourceTask], limits: FetchLimits, *, work
     out = ctx.Queue()
     procs = [ctx.Process(target=_fetch_process, args=(tasks, taken, share, tag, out), daemon=True)
              for _ in range(workers)]
-    import gc
-
     gc.freeze()  # what exists now (the tagger above all) stays shared: the children's GC leaves it be
     try:
         for proc in procs:
