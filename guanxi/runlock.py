@@ -1,4 +1,5 @@
-"""One pipeline run at a time per store: an exclusive OS file lock on `<store>.lock`.
+"""One pipeline run at a time per store: an exclusive OS file lock on `<store>.lock`; and one
+digest send at a time per store, on `<store>.send.lock` (see send_lock).
 
 A file lock needs no Prefect server and dies with its process (the OS releases it even after
 a crash or kill -9), so a stale lock can never wedge the schedule. Re-entrant within one
@@ -11,6 +12,7 @@ import contextlib
 import fcntl
 import os
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -63,6 +65,43 @@ def run_lock(store_path: Path, *, what: str = "run") -> Iterator[Path]:
                 del _held[key]
                 fcntl.flock(fd, fcntl.LOCK_UN)
                 os.close(fd)
+
+
+def send_lock_path(store_path: Path) -> Path:
+    """The lock file that serialises digest sends for a store."""
+    return store_path.with_name(store_path.name + ".send.lock")
+
+
+@contextlib.contextmanager
+def send_lock(store_path: Path, *, wait_s: float) -> Iterator[Path]:
+    """Hold the store's send lock for the block, waiting up to `wait_s` for another send to end.
+
+    Two sends started together (a scheduled run and a hand-typed `digest --send`) must not both
+    find the day unsent in the ledger and both deliver: the second waits here for the first,
+    then reads the ledger it left. Not re-entrant; a run lock holder may take it.
+    """
+    path = send_lock_path(store_path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    deadline = time.monotonic() + wait_s
+    try:
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    raise RunLocked(f"mail: another send of this digest{_read_holder(fd)} is still running "
+                                    f"after {wait_s:g} s; nothing sent, try again afterwards") from None
+                time.sleep(0.05)
+        os.ftruncate(fd, 0)
+        os.write(fd, f"{os.getpid()}\n".encode())
+        try:
+            yield path
+        finally:
+            fcntl.flock(fd, fcntl.LOCK_UN)
+    finally:
+        os.close(fd)
 
 
 def _read_holder(fd: int) -> str:

@@ -7,12 +7,14 @@ later send for the same day and recipient a no-op (unless forced).
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
 
 from guanxi import store
 from guanxi.config import Config
+from guanxi.runlock import send_lock
 from reports.digest import Digest, digest_for_config, shown
 from reports.render import is_quiet, render_html, render_text, subject, write_digest
 
@@ -36,7 +38,7 @@ def today_in(config: Config, now: datetime) -> date:
 def publish_digest(config: Config, *, day: date | None = None, out_dir: Path | None = None,
                    send: bool = False, force: bool = False, now: datetime | None = None) -> Published:
     """Build, write (always, before any send) and optionally send the digest for `day`."""
-    from reports.mail import SendError, parse_address
+    from reports.mail import parse_address
 
     now = now or store.now_utc()
     day = day or today_in(config, now)
@@ -46,6 +48,20 @@ def publish_digest(config: Config, *, day: date | None = None, out_dir: Path | N
     result = Published(digest, html_path, text_path)
     # The ledger is keyed by the bare address, so adding a display name later changes nothing.
     recipient = parse_address(dc.recipient).addr_spec.lower() if dc.recipient else ""
+    # A send holds the send lock from reading the ledger to writing it, so two sends started
+    # together deliver once: the second waits, then finds the day sent.
+    with send_lock(config.store_path, wait_s=_send_wait_s(config)) if send else contextlib.nullcontext():
+        return _record_and_send(config, digest, result, day=day, recipient=recipient,
+                                send=send, force=force, now=now)
+
+
+def _record_and_send(config: Config, digest: Digest, result: Published, *, day: date, recipient: str,
+                     send: bool, force: bool, now: datetime) -> Published:
+    """Record the rendered digest in the ledger, then send it unless it was sent already."""
+    from reports.mail import SendError
+
+    dc = config.digest
+    html_path, text_path = result.html_path, result.text_path
     with store.write_window(config.store_path, wait_s=config.store_wait_s) as con:
         store.record_shown(con, shown(digest), now)
         sent_before = con.execute(
@@ -82,6 +98,14 @@ def publish_digest(config: Config, *, day: date | None = None, out_dir: Path | N
                     [day, recipient, str(html_path), str(text_path), msg_id, now, store.now_utc()])
     result.sent = True
     return result
+
+
+def _send_wait_s(config: Config) -> float:
+    """How long a send waits for another one: that send's worst case (every SMTP attempt timing
+    out, with its backoffs) plus the store's own wait."""
+    smtp = config.smtp
+    return (smtp.timeout_s * (smtp.retries + 1) + smtp.retry_delay_s * (2 ** smtp.retries - 1)
+            + config.store_wait_s)
 
 
 def _send(config: Config, digest: Digest) -> tuple[str, int, int]:

@@ -6,6 +6,7 @@ the `[smtp] ca_file` config option, exactly as a user would trust a private rela
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import ipaddress
 import socket
@@ -65,6 +66,7 @@ class Sink:
     rcpt_replies: list[str] = field(default_factory=list)
     logins: list[tuple[str, str]] = field(default_factory=list)
     rcpt_calls: int = 0
+    data_delay_s: float = 0.0  # a slow relay: wait this long before accepting DATA
 
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):  # noqa: N802
         self.rcpt_calls += 1
@@ -76,6 +78,8 @@ class Sink:
         return "250 OK"
 
     async def handle_DATA(self, server, session, envelope):  # noqa: N802
+        if self.data_delay_s:
+            await asyncio.sleep(self.data_delay_s)
         self.messages.append(envelope.content)
         self.envelopes.append((envelope.mail_from, list(envelope.rcpt_tos)))
         return "250 Message accepted"

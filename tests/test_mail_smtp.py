@@ -6,9 +6,11 @@ Feeds and images are served by a loopback HTTP server, `guanxi ingest` stores th
 
 from __future__ import annotations
 
+import concurrent.futures
 import os
 import re
 import stat
+import time
 from datetime import datetime, timedelta, timezone
 from email.utils import format_datetime
 from pathlib import Path
@@ -228,6 +230,37 @@ def test_second_send_is_a_no_op_and_force_resends(tmp_path, feeds):
         first, second = smtp.sink.parsed()
     assert first["Message-ID"] == second["Message-ID"]  # deterministic per date and recipient
     assert [row[0] for row in ledger(tmp_path)] == ["sent", "sent"]
+
+
+def test_two_sends_started_together_deliver_once(tmp_path, feeds):
+    """A scheduled run and a hand-typed send at the same instant: while the first is still in
+    DATA with a slow relay, the second waits on the send lock, then finds the day sent."""
+    with SmtpServer() as smtp:
+        cfg = setup(tmp_path, feeds, smtp.smtp_toml(sender="guanxi@example.com"))
+        smtp.sink.data_delay_s = 1.5
+        with concurrent.futures.ThreadPoolExecutor(2) as pool:
+            runs = list(pool.map(lambda _: run_cli("--config", str(cfg), "digest", "--send"), range(2)))
+        assert [r.code for r in runs] == [0, 0], [r.err for r in runs]
+        assert sorted("already sent" in r.err for r in runs) == [False, True]
+        assert len(smtp.sink.messages) == 1
+    assert [row[0] for row in ledger(tmp_path)] == ["sent"]
+
+
+def test_a_send_gives_up_in_one_line_when_another_holds_the_send_lock(tmp_path):
+    from guanxi.runlock import RunLocked, send_lock
+
+    store_path = tmp_path / "store.duckdb"
+    with send_lock(store_path, wait_s=1):
+        started = time.monotonic()
+        with pytest.raises(RunLocked) as exc:
+            with send_lock(store_path, wait_s=0.3):
+                pass
+        assert 0.3 <= time.monotonic() - started < 5
+    message = str(exc.value)
+    assert "\n" not in message and message.startswith("mail: another send of this digest")
+    assert f"(PID {os.getpid()})" in message
+    with send_lock(store_path, wait_s=0):  # released: free again at once
+        pass
 
 
 def test_quiet_day_sends_a_short_note_or_nothing(tmp_path, feeds):
