@@ -301,13 +301,14 @@ def cv_counts(posts: Sequence[dict[str, Any]], probs: Sequence[dict[str, float]]
               labels: Sequence[str], thresholds: Mapping[str, float | None], keeps: Mapping[str, float]) -> tuple[Counter, Counter]:
     """Out-of-fold tp/fp/fn per (group, language, label) of the rules alone and of the rules with
     the model at the chosen thresholds (check_in suppressing congratulate in both); a post's group
-    is "train" for the train_* sets and "old" for the sets the rules were tuned on."""
+    is "train" for the train_* sets, "old" for the sets the rules were tuned on and "extra" for
+    sets given on the command line (main's --extra), so a trial set is scored apart."""
     rules, both = Counter(), Counter()
     for post, p, (fired, vetoed) in zip(posts, probs, outcomes):
         gold = set(label for label, y in zip(labels, targets(post, labels)) if y)
         applied = {label for label in labels if combined(label, p[label], thresholds.get(label), fired, vetoed, keeps.get(label, 0.0))}
         likely = {label for label in labels if thresholds.get(label) is not None and p[label] >= thresholds[label]}
-        group = "train" if post["set"].startswith(UNTUNED_PREFIX) else "old"
+        group = "extra" if post.get("extra") else "train" if post["set"].startswith(UNTUNED_PREFIX) else "old"
         for counts, got in ((rules, set(fired)), (both, applied)):
             if "signal:check_in" in got | (likely if counts is both else set()):
                 got = got - {"signal:congratulate"}
@@ -390,7 +391,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     config = Config(folds=args.folds, **overrides)
     paths = training_files() + args.extra
     if args.cv_only:
-        posts = load_posts(paths)
+        posts = [{**post, "extra": post["set"] in {path.name for path in args.extra}} for post in load_posts(paths)]
         print("\n".join(cross_validate(posts, [post_features(post) for post in posts], model_labels(), config)["table"]))
         print(f"cross-validated on {len(posts)} posts ({time.process_time() - start:.1f} CPU s)")
         return
