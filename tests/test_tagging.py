@@ -75,13 +75,13 @@ FLOORS_F = {
     ("en", "topics"): 0.85,
     ("en", "signals"): 0.92,
     ("zh", "topics"): 0.83,
-    ("zh", "signals"): 0.83,
+    ("zh", "signals"): 0.86,
 }
 FLOORS_F2 = {
-    ("en", "topics"): 0.80,
-    ("en", "signals"): 0.83,
+    ("en", "topics"): 0.83,
+    ("en", "signals"): 0.87,
     ("zh", "topics"): 0.86,
-    ("zh", "signals"): 0.88,
+    ("zh", "signals"): 0.95,
 }
 
 

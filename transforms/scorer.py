@@ -56,6 +56,9 @@ LEARNED_MARK = "~"
 # them must reach: a label that only a pile of weak features speaks for is not added.
 EVIDENCE_SIZE = 3
 MIN_EVIDENCE = 0.5
+# A label the model finds at least this likely suppresses what it suppresses (check_in:
+# congratulate) even below its add threshold: a possibly sensitive post is not congratulated.
+SUPPRESS_AT = 0.1
 
 # The model reads a post's first characters only: the posts it learnt from are this short, a
 # presence sum over a long post would drift, and the cost per post stays bounded (the rules read
@@ -66,6 +69,11 @@ _HASHTAG = re.compile(r"#([^\s#]+)")
 _EMOJI = re.compile("[\u2600-\u27bf\u2b00-\u2bff\U0001f000-\U0001faff]")
 
 Feature = str | tuple[str, str]
+# Function words skipped for the second set of English bigrams, so "watched the final" and "watched
+# a final" also give ("watch", "final"), as stems.
+_FUNCTION_STEMS = frozenset(en_stems(
+    "a an the my our your his her their its this that these those to of in on at for from by with "
+    "and or is am are was were be been i me we us you he she it they them so just very really".split()))
 # Per-language bias features, so the language's base rate is not learnt by "the" or "的".
 _ENGLISH, _CHINESE = "@en", "@zh"
 
@@ -86,6 +94,8 @@ def features(norm: str) -> set[Feature]:
             found.add(_ENGLISH)
         found.update(stems)
         found.update(zip(stems, stems[1:]))
+        content = [stem for stem in stems if stem not in _FUNCTION_STEMS]
+        found.update(zip(content, content[1:]))  # across function words: "watched the final"
     runs = _CJK_RUN.findall(norm)
     if runs:
         text = " ".join(runs)
@@ -238,9 +248,10 @@ class Bound(NamedTuple):
 
     scorer: Scorer
     # Per usable label: model output index, taxonomy label index, the add and keep thresholds in
-    # scaled log-odds (keep: None when the model never drops it), whether it is a signal, and the
-    # label's taxonomy exclusions as one pattern (None without any).
-    plan: tuple[tuple[int, int, float, float | None, bool, re.Pattern[str] | None], ...]
+    # scaled log-odds (keep: None when the model never drops it), whether it is a signal, the
+    # label's taxonomy exclusions as one pattern (None without any), and the scaled log-odds from
+    # which it counts as likely (the lower of its add threshold and SUPPRESS_AT).
+    plan: tuple[tuple[int, int, float, float | None, bool, re.Pattern[str] | None, float], ...]
 
     @property
     def fingerprint(self) -> str:
@@ -249,8 +260,8 @@ class Bound(NamedTuple):
     def decide(self, norm: str, fired: set[int], blocked: set[int]) -> tuple[dict[int, tuple[str, ...]], set[int], set[int]]:
         """What the model changes in what the rules `fired` (taxonomy indices): the labels it adds,
         each with its evidence; the fired labels it drops; and every label whose probability
-        reaches its add threshold, added or not (the tagger lets those suppress too: a post the
-        model finds likely sensitive is never congratulated). A signal the rules' context readers
+        reaches its add threshold or SUPPRESS_AT, added or not (the tagger lets those suppress too:
+        a post the model finds possibly sensitive is never congratulated). A signal the rules' context readers
         blocked in this post is never added, nor a label whose taxonomy exclusions appear in it
         ("累成狗" is not about pets), nor one that no strong content word speaks for."""
         scorer = self.scorer
@@ -259,8 +270,8 @@ class Bound(NamedTuple):
         added: dict[int, tuple[str, ...]] = {}
         dropped: set[int] = set()
         likely: set[int] = set()
-        for out, at, threshold, keep, signal, excluded in self.plan:
-            if logits[out] >= threshold:
+        for out, at, threshold, keep, signal, excluded, likely_at in self.plan:
+            if logits[out] >= likely_at:
                 likely.add(at)
             if at in fired:
                 if keep is not None and logits[out] < keep:
@@ -320,7 +331,8 @@ def bind(scorer: Scorer, labels: Sequence[Any]) -> Bound | None:
         if (threshold is None and not keep) or at is None or labels[at].kind != kind:
             continue
         add_at = _logit(threshold) * SCALE if threshold is not None else float("inf")
-        plan.append((out, at, add_at, _logit(keep) * SCALE if keep else None, kind == "signal", _exclusions(labels[at])))
+        likely_at = min(add_at, _logit(SUPPRESS_AT) * SCALE) if threshold is not None else add_at
+        plan.append((out, at, add_at, _logit(keep) * SCALE if keep else None, kind == "signal", _exclusions(labels[at]), likely_at))
     return Bound(scorer, tuple(plan)) if plan else None
 
 
