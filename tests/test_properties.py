@@ -4,7 +4,9 @@ feed parsing entry point on mutated peer-corpus bytes."""
 from __future__ import annotations
 
 import random
+import re
 import time
+import unicodedata
 from datetime import timezone
 from pathlib import Path
 from urllib.parse import parse_qsl, urlsplit
@@ -19,6 +21,7 @@ from guanxi.models import Entry
 from guanxi.roster import OpmlError, parse_opml
 from tests.conftest import PEER_CORPUS
 from transforms.identity import TRACKING_PARAMS, canonical_url, identity_key, post_id
+from transforms.text import normalise_space
 
 FAST = settings(max_examples=300, deadline=None, derandomize=True,
                 suppress_health_check=[HealthCheck.too_slow])
@@ -54,6 +57,26 @@ def test_post_id_is_stable_and_tracking_blind(guid, url, title, text, person):
     if not guid:
         assert identity_key(e2) == key  # a tracking parameter never makes a new post
     assert post_id(person, key) != post_id(person + 1, key)
+
+
+_REFERENCE_SPACES = re.compile(r"[ \t\r\f\v\u00a0\u3000]+")
+
+
+def reference_normalise_space(text: str) -> str:
+    """normalise_space as it was first written: one regex over every run of spaces, per line."""
+    text = unicodedata.normalize("NFC", text).replace("\r\n", "\n")
+    lines = (_REFERENCE_SPACES.sub(" ", line).strip() for line in text.split("\n"))
+    return re.sub(r"\n\s*\n+", "\n\n", "\n".join(lines)).strip()
+
+
+# Every kind of space and line break Python knows, combining marks, CJK and letters.
+spacey = st.text(alphabet=" \t\r\n\f\v\u00a0\u3000\u2003\u2028\x1c\x85ab中e\u0301", max_size=30)
+
+
+@FAST
+@given(st.one_of(spacey, st.text(max_size=30)))
+def test_normalise_space_keeps_the_reference_result(text):
+    assert normalise_space(text) == reference_normalise_space(text)
 
 
 @FAST
