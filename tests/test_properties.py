@@ -20,7 +20,8 @@ from guanxi.config import ConfigError, parse_config
 from guanxi.models import Entry
 from guanxi.roster import OpmlError, parse_opml
 from tests.conftest import PEER_CORPUS
-from transforms.identity import TRACKING_PARAMS, canonical_url, identity_key, post_id
+from transforms.identity import (TRACKING_PARAMS, canonical_url, content_hash, content_hashes, identity_key,
+                                post_id)
 from transforms.text import normalise_space
 
 FAST = settings(max_examples=300, deadline=None, derandomize=True,
@@ -71,6 +72,12 @@ def reference_normalise_space(text: str) -> str:
 
 # Every kind of space and line break Python knows, combining marks, CJK and letters.
 spacey = st.text(alphabet=" \t\r\n\f\v\u00a0\u3000\u2003\u2028\x1c\x85ab中e\u0301", max_size=30)
+
+
+@FAST
+@given(st.one_of(spacey, words), st.one_of(spacey, st.text(max_size=30)))
+def test_content_hashes_are_the_two_content_hashes(title, text):
+    assert content_hashes(title, text) == (content_hash(title, text), content_hash("", text))
 
 
 @FAST
