@@ -271,7 +271,8 @@ def arrow_table(columns: Sequence[str], rows: Sequence[Sequence[Any]]):
     """
     import pyarrow as pa
 
-    return pa.table({c: pa.array([row[i] for row in rows]) for i, c in enumerate(columns)})
+    data = zip(*rows) if rows else [()] * len(columns)  # rows to columns in C, not per value
+    return pa.table({c: pa.array(values) for c, values in zip(columns, data)})
 
 
 @contextlib.contextmanager
