@@ -19,6 +19,7 @@ from urllib.parse import urljoin
 from lxml import etree
 
 from guanxi.models import Entry, FeedMeta
+from transforms.text import join_url
 
 ATOM = "{http://www.w3.org/2005/Atom}"
 CONTENT = "{http://purl.org/rss/1.0/modules/content/}"
@@ -159,7 +160,7 @@ def _rss(root: etree._Element, url: str | None):
         guid_el = _first(kids, "guid")
         guid = _plain(guid_el)
         if guid and (guid_el.get("isPermaLink") or "true").lower() != "false" and url:
-            guid = urljoin(url, guid)
+            guid = join_url(url, guid)
         link = _plain(_first(kids, "link"))
         if not link and guid and (guid_el.get("isPermaLink") or "true").lower() != "false":
             link = guid
@@ -169,7 +170,7 @@ def _rss(root: etree._Element, url: str | None):
         images = list(_rss_images(kids))
         entries.append(({
             "guid": guid or None,
-            "url": urljoin(url, link) if link and url else (link or None),
+            "url": join_url(url, link) if link and url else (link or None),
             "title": _plain(_first(kids, "title")),
             "summary": _plain(_first(kids, "description")),
             "published_at": when,
@@ -248,7 +249,7 @@ def _alternate(el: etree._Element, url: str | None) -> str | None:
     for link in el.iterfind(ATOM + "link"):
         if (link.get("rel") or "alternate") == "alternate" and link.get("href"):
             href = link.get("href").strip()
-            return urljoin(url, href) if url else href
+            return join_url(url, href) if url else href
     return None
 
 

@@ -73,6 +73,17 @@ def normalise_space(text: str) -> str:
     return _NEWLINES.sub("\n\n", "\n".join(lines)).strip()
 
 
+# An absolute http(s) URL that urljoin would hand back as it is, whatever the base: lower-case
+# scheme, an ASCII host without brackets, and no query, fragment, parameters, spaces or controls
+# (each of which urljoin may normalise). Feeds' links are mostly like this; the rest go to urljoin.
+_PLAIN_ABSOLUTE = re.compile(r"https?://[A-Za-z0-9.:@_~%!$&'()*+,=-]+(?:/[A-Za-z0-9._~%!$&'()*+,=:@/-]*)?")
+
+
+def join_url(base: str | None, url: str) -> str:
+    """urljoin(base, url), without parsing both when url is already a plain absolute URL."""
+    return url if base and _PLAIN_ABSOLUTE.fullmatch(url) else urljoin(base, url)
+
+
 _IMG_SRC = re.compile(r"""<img\b[^>]*?\bsrc\s*=\s*["']?([^"'\s>]+)""", re.I)
 
 
@@ -85,7 +96,7 @@ def first_image(html: str | None, base_url: str | None = None) -> str | None:
         return None
     src = m.group(1).replace("&amp;", "&")
     if base_url:
-        src = urljoin(base_url, src)
+        src = join_url(base_url, src)
     return src if src.lower().startswith(("http://", "https://")) else None
 
 
