@@ -232,11 +232,14 @@ def migrate(con: duckdb.DuckDBPyConnection) -> int:
 
 
 @contextlib.contextmanager
-def write_window(path: Path, *, wait_s: float = 60.0,
-                 say=lambda msg: print(msg, file=sys.stderr)) -> Iterator[duckdb.DuckDBPyConnection]:
-    """A short transaction on the store: commit on success, roll back on error, then close."""
+def write_window(path: Path, *, wait_s: float = 60.0, say=lambda msg: print(msg, file=sys.stderr),
+                 threads: int | None = None) -> Iterator[duckdb.DuckDBPyConnection]:
+    """A short transaction on the store: commit on success, roll back on error, then close.
+    `threads` caps DuckDB's threads for it (by default, one per core)."""
     con = connect(path, wait_s=wait_s, say=say)
     try:
+        if threads:
+            con.execute(f"SET threads = {int(threads)}")
         con.execute("BEGIN TRANSACTION")
         try:
             yield con
@@ -271,7 +274,8 @@ def arrow_table(columns: Sequence[str], rows: Sequence[Sequence[Any]]):
     """
     import pyarrow as pa
 
-    return pa.table({c: pa.array([row[i] for row in rows]) for i, c in enumerate(columns)})
+    data = zip(*rows) if rows else [()] * len(columns)  # rows to columns in C, not per value
+    return pa.table({c: pa.array(values) for c, values in zip(columns, data)})
 
 
 @contextlib.contextmanager

@@ -1,12 +1,13 @@
 """The lxml fast path reads feeds exactly as feedparser does, wherever it engages."""
 
+import re
 from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
 
 from benchmarks.feeds import KINDS, render_feed
-from connectors.fastfeed import parse_fast
+from connectors.fastfeed import needs_feedparser, parse_fast
 from connectors.feed import _feedparser, make_entry
 from guanxi.demo import SAMPLE_DIR, render_tokens
 from tests.conftest import PEER_CORPUS
@@ -88,3 +89,27 @@ def test_benchmark_shapes_take_the_fast_path_unchanged(kind):
 ])
 def test_declines_what_feedparser_must_read(body, ct):
     assert parse_fast(body, content_type=ct, url=BASE) is None
+
+
+# The single alternation the fast path used before: needs_feedparser must answer as it did.
+ONE_PATTERN = re.compile(
+    rb"\xc2[\x80-\x9f]|&#(?:12[89]|1[3-5]\d|x[89][0-9a-f]);"
+    rb"|(?:<|&lt;|&#60;)\s*/?\s*(?:script|style|embed|object|applet|iframe|frameset|frame)\b", re.I)
+
+
+@pytest.mark.parametrize("snippet", [
+    b"<p>plain</p>", b"<description>x</description>", b"\xc2\x85", b"\xc2\xa0", b"&#128;", b"&#127;",
+    b"&#x9F;", b"&#xA0;", b"&#150;", b"< / SCRIPT>", b"&LT;iframe src=x&gt;", b"&#60; style", b"<frameset>",
+    b"<framework>", b"<scripts>", b"&lt;embedded&gt;", b"<object", b"&amp;lt;script", b"<\n/applet ",
+])
+def test_needs_feedparser_answers_as_the_single_pattern_did(snippet):
+    body = b"<rss><channel><item><title>t</title><description>" + snippet + b"</description></item></channel></rss>"
+    assert needs_feedparser(body) == bool(ONE_PATTERN.search(body))
+
+
+def test_needs_feedparser_answers_as_the_single_pattern_did_on_the_corpora():
+    bodies = [render_feed(kind, n, 20)[0] for kind in KINDS for n in range(3)]
+    if PEER_CORPUS.is_dir():
+        bodies += [p.read_bytes() for p in sorted(PEER_CORPUS.rglob("*")) if p.is_file()]
+    assert sum(bool(ONE_PATTERN.search(b)) for b in bodies) > 0  # both answers occur
+    assert [needs_feedparser(b) for b in bodies] == [bool(ONE_PATTERN.search(b)) for b in bodies]

@@ -90,3 +90,18 @@ def test_connection_refused_is_data_not_exception():
 def test_parse_retry_after_date():
     assert parse_retry_after("Sun, 22 Nov 2026 10:00:30 GMT", now=1795341600.0) == 30.0
     assert parse_retry_after("soon") is None
+
+
+def test_pools_share_one_tls_context_that_verifies_certificates():
+    import asyncio
+    import ssl
+
+    from connectors.http import Fetcher
+
+    async def contexts():
+        async with Fetcher(FetchLimits(concurrency=32)) as fetcher:
+            return [client._transport._pool._ssl_context for client in fetcher._clients]
+
+    found = asyncio.run(contexts())
+    assert len(found) > 1 and all(ctx is found[0] for ctx in found)
+    assert found[0].verify_mode == ssl.CERT_REQUIRED and found[0].check_hostname

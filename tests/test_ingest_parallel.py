@@ -51,3 +51,18 @@ def test_a_fetch_process_that_dies_fails_its_sources_not_the_run(tmp_path, serve
     retry = run_ingest(cfg)  # failed sources wait out a back-off; none was stored half-way
     assert query(cfg, "SELECT count(*) FROM posts") == [(0,)]
     assert retry.sources_skipped == SOURCES
+
+
+def test_posts_cross_processes_as_constructor_calls_and_come_back_equal():
+    import pickle
+    from datetime import datetime, timezone
+
+    from guanxi.models import Entry, Tags
+
+    tags = Tags(("work",), ("congratulate",), "en", {"work": ("team",), "congratulate": ("promoted",)})
+    entry = Entry("g1", "https://x/1", "Hi", "promoted", datetime(2026, 11, 1, tzinfo=timezone.utc),
+                  image="https://x/i.jpg", lang="en", is_repost=True, tags=tags, tagged_with="fp")
+    assert entry.__reduce__() == (Entry, ("g1", "https://x/1", "Hi", "promoted", entry.published_at, None,
+                                          None, "https://x/i.jpg", "en", True, "public", tags, "fp"))
+    back = pickle.loads(pickle.dumps(entry, protocol=pickle.HIGHEST_PROTOCOL))
+    assert back == entry and back.tags.evidence == tags.evidence

@@ -4,10 +4,12 @@ feed parsing entry point on mutated peer-corpus bytes."""
 from __future__ import annotations
 
 import random
+import re
 import time
+import unicodedata
 from datetime import timezone
 from pathlib import Path
-from urllib.parse import parse_qsl, urlsplit
+from urllib.parse import parse_qsl, urljoin, urlsplit
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -18,7 +20,9 @@ from guanxi.config import ConfigError, parse_config
 from guanxi.models import Entry
 from guanxi.roster import OpmlError, parse_opml
 from tests.conftest import PEER_CORPUS
-from transforms.identity import TRACKING_PARAMS, canonical_url, identity_key, post_id
+from transforms.identity import (TRACKING_PARAMS, canonical_url, content_hash, content_hashes, identity_key,
+                                post_id)
+from transforms.text import join_url, normalise_space
 
 FAST = settings(max_examples=300, deadline=None, derandomize=True,
                 suppress_health_check=[HealthCheck.too_slow])
@@ -54,6 +58,50 @@ def test_post_id_is_stable_and_tracking_blind(guid, url, title, text, person):
     if not guid:
         assert identity_key(e2) == key  # a tracking parameter never makes a new post
     assert post_id(person, key) != post_id(person + 1, key)
+
+
+_REFERENCE_SPACES = re.compile(r"[ \t\r\f\v\u00a0\u3000]+")
+
+
+def reference_normalise_space(text: str) -> str:
+    """normalise_space as it was first written: one regex over every run of spaces, per line."""
+    text = unicodedata.normalize("NFC", text).replace("\r\n", "\n")
+    lines = (_REFERENCE_SPACES.sub(" ", line).strip() for line in text.split("\n"))
+    return re.sub(r"\n\s*\n+", "\n\n", "\n".join(lines)).strip()
+
+
+# Every kind of space and line break Python knows, combining marks, CJK and letters.
+spacey = st.text(alphabet=" \t\r\n\f\v\u00a0\u3000\u2003\u2028\x1c\x85ab中e\u0301", max_size=30)
+
+
+url_parts = st.text(alphabet="ab.Z9-_~%!$&'()*+,=:@;?#[]/\\ \t\n\x00é", max_size=16)
+any_url = st.one_of(st.builds(lambda scheme, rest: scheme + rest,
+                              st.sampled_from(["https://", "http://", "HTTP://", "ftp://", "//", "/", ""]),
+                              url_parts), url_parts)
+
+
+@FAST
+@given(st.one_of(st.none(), st.sampled_from(["", "https://h.example/feed/", "http://127.0.0.1:8/f?x=1",
+                                             "HTTPS://H/a;p", "feed.xml"]), any_url), any_url)
+def test_join_url_is_urljoin(base, url):
+    def outcome(join):
+        try:
+            return join(base, url)
+        except ValueError as exc:  # urljoin refuses some bracketed hosts: so must join_url
+            return type(exc)
+    assert outcome(join_url) == outcome(urljoin)
+
+
+@FAST
+@given(st.one_of(spacey, words), st.one_of(spacey, st.text(max_size=30)))
+def test_content_hashes_are_the_two_content_hashes(title, text):
+    assert content_hashes(title, text) == (content_hash(title, text), content_hash("", text))
+
+
+@FAST
+@given(st.one_of(spacey, st.text(max_size=30)))
+def test_normalise_space_keeps_the_reference_result(text):
+    assert normalise_space(text) == reference_normalise_space(text)
 
 
 @FAST

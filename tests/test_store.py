@@ -66,6 +66,15 @@ def test_write_window_rolls_back_on_error(tmp_path):
         assert con.execute("SELECT count(*) FROM people").fetchone()[0] == 0
 
 
+def test_write_window_may_cap_duckdb_threads(tmp_path):
+    path = tmp_path / "s.duckdb"
+    with store.write_window(path, threads=1) as con:
+        assert con.execute("SELECT current_setting('threads')").fetchone()[0] == 1
+    default = duckdb.connect().execute("SELECT current_setting('threads')").fetchone()[0]
+    with store.write_window(path) as con:
+        assert con.execute("SELECT current_setting('threads')").fetchone()[0] == default
+
+
 def _hold(path, seconds):
     code = (f"import duckdb, time; c = duckdb.connect({str(path)!r}, read_only=True); "
             f"print('held', flush=True); time.sleep({seconds}); c.close()")

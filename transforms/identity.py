@@ -34,7 +34,16 @@ def canonical_url(url: str | None) -> str | None:
 
 def content_hash(title: str, text: str) -> str:
     """A hash of what a reader sees, to tell an edited post from an unchanged one."""
-    norm = " ".join(f"{title}\n{text}".split())
+    return _digest(" ".join(f"{title}\n{text}".split()))
+
+
+def content_hashes(title: str, text: str) -> tuple[str, str]:
+    """(content_hash(title, text), content_hash("", text)), splitting the text into words once."""
+    words, head = " ".join(text.split()), " ".join(title.split())
+    return _digest(f"{head} {words}" if head and words else head or words), _digest(words)
+
+
+def _digest(norm: str) -> str:
     return hashlib.sha256(norm.encode("utf-8")).hexdigest()[:32]
 
 

@@ -1,0 +1,155 @@
+"""Where a cold ingest spends its CPU, per stage, in the storing process and in the workers.
+
+    .venv/bin/python -m benchmarks.ingest_cpu                 # 1,000 feeds x 20 entries, cold
+    .venv/bin/python -m benchmarks.ingest_cpu --feeds 200 --profile 25 --keep /tmp/prof
+
+Runs `guanxi ingest`'s pipeline in this process against the benchmark's loopback server and
+counts the CPU time (time.process_time: every thread of the process) spent inside each stage's
+function, in the storing process and summed over the fetching processes. The counters cost
+little (they wrap per-feed and per-wave calls, and per-post only for HTML to text and
+tagging), so the figures are close to an unmeasured run's; `--profile N` adds cProfile (which
+slows small calls several-fold) and prints the top N functions by own time of each kind of
+process. Nothing here asserts a time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import importlib
+import json
+import os
+import pstats
+import sys
+import tempfile
+import time
+from collections import defaultdict
+from pathlib import Path
+
+# (label, process kind, module, function): the CPU spent inside that function, in that process.
+STAGES = [
+    ("worker: whole process", "worker", None, None),
+    ("worker:     parse feed bytes", "worker", "connectors.feed", "parse_feed"),
+    ("worker:       HTML to text", "worker", "connectors.feed", "html_to_text"),
+    ("worker:   tag a batch", "worker", "connectors.sources", "tag"),
+    ("main: whole ingest", "main", "guanxi.ingest", "ingest"),
+    ("main:   plan (roster sync, due sources)", "main", "guanxi.ingest", "plan_ingest"),
+    ("main:   load the tagger (shared by the workers)", "main", "connectors.sources", "batch_tagger"),
+    ("main:   store a wave", "main", "guanxi.ingest", "store_batches"),
+    ("main:     open the store", "main", "guanxi.store", "connect"),
+    ("main:     identity (records_for)", "main", "guanxi.ingest", "records_for"),
+    ("main:     fetch outcomes", "main", "guanxi.ingest", "record_fetches"),
+    ("main:     save posts", "main", "guanxi.ingest", "save_posts"),
+    ("main:       Arrow tables", "main", "guanxi.store", "arrow_table"),
+    ("main:       insert", "main", "guanxi.store", "bulk_insert"),
+    ("main:     retention", "main", "guanxi.ingest", "prune_expired"),
+    ("main:   snapshot", "main", "guanxi.ingest", "snapshot_after_ingest"),
+]
+
+
+def _counted(fn, totals: dict, key: str):
+    """fn, adding the CPU time spent inside it (outermost calls only) to totals[key]."""
+    depth = [0]
+
+    def wrapper(*args, **kwargs):
+        depth[0] += 1
+        start = time.process_time()
+        try:
+            return fn(*args, **kwargs)
+        finally:
+            depth[0] -= 1
+            if not depth[0]:
+                totals[key] += time.process_time() - start
+    return wrapper
+
+
+def measure_ingest(folder: Path, feeds: int, entries: int, *, profile: bool = False) -> dict:
+    """Run a cold ingest with the stage counters on; {"main": {...}, "workers": [{...}], "wall": s}."""
+    import connectors.sources as sources
+    from benchmarks.run import start_server, write_config
+    from guanxi.config import load_config
+
+    totals: dict[str, float] = defaultdict(float)
+    patched = []
+    for _, _, module, name in STAGES:
+        if module and name != "tag":
+            mod = importlib.import_module(module)
+            patched.append((mod, name, getattr(mod, name)))
+            setattr(mod, name, _counted(getattr(mod, name), totals, f"{module}.{name}"))
+    out_dir = folder / "cpu"
+    out_dir.mkdir(parents=True, exist_ok=True)
+    inner = patched_process = sources._fetch_process
+
+    def counted_process(tasks, taken, limits, tag, out):
+        totals.clear()
+        prof = cProfile.Profile() if profile else None
+        start = time.process_time()
+        try:
+            args = (tasks, taken, limits, _counted(tag, totals, "connectors.sources.tag"), out)
+            prof.runcall(inner, *args) if prof else inner(*args)
+        finally:
+            totals["whole"] = time.process_time() - start
+            (out_dir / f"worker-{os.getpid()}.json").write_text(json.dumps(totals))
+            if prof:
+                prof.dump_stats(out_dir / f"worker-{os.getpid()}.prof")
+
+    sources._fetch_process = counted_process
+    server, base = start_server(entries, feeds)
+    try:
+        import guanxi.ingest
+
+        config = load_config(str(write_config(folder, base, feeds)))
+        prof = cProfile.Profile() if profile else None
+        start = time.perf_counter()
+        run = guanxi.ingest.ingest
+        prof.runcall(run, config, say=lambda m: None) if prof else run(config, say=lambda m: None)
+        wall = time.perf_counter() - start
+    finally:
+        sources._fetch_process = patched_process
+        for mod, name, fn in patched:
+            setattr(mod, name, fn)
+        server.terminate()
+        server.wait(10)
+    if prof:
+        prof.dump_stats(out_dir / "main.prof")
+    workers = [json.loads(p.read_text()) for p in sorted(out_dir.glob("worker-*.json"))]
+    return {"main": dict(totals), "workers": workers, "wall": wall,
+            "profiles": {"main": [out_dir / "main.prof"], "worker": sorted(out_dir.glob("worker-*.prof"))}}
+
+
+def stage_rows(result: dict) -> list[tuple[str, str]]:
+    rows = [("wall, cold ingest (in this process)", f"{result['wall']:.2f} s"),
+            ("worker processes", str(len(result["workers"])))]
+    for label, kind, module, name in STAGES:
+        key = f"{module}.{name}" if module else "whole"
+        if kind == "main":
+            rows.append((label, f"{result['main'].get(key, 0.0):.2f} CPU-s"))
+        else:
+            rows.append((label, f"{sum(w.get(key, 0.0) for w in result['workers']):.2f} CPU-s"))
+    return rows
+
+
+def main(argv: list[str] | None = None) -> int:
+    from benchmarks.run import print_table
+
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--feeds", type=int, default=1000)
+    ap.add_argument("--entries", type=int, default=20)
+    ap.add_argument("--profile", type=int, default=0, metavar="N",
+                    help="also cProfile, and list the top N functions by own time per process kind")
+    ap.add_argument("--keep", type=Path, metavar="DIR", help="leave the store (and profiles) in DIR")
+    args = ap.parse_args(argv)
+    with tempfile.TemporaryDirectory(prefix="guanxi-cpu-") as tmp:
+        folder = args.keep or Path(tmp)
+        folder.mkdir(parents=True, exist_ok=True)
+        result = measure_ingest(folder, args.feeds, args.entries, profile=bool(args.profile))
+        print_table([("feeds x entries", f"{args.feeds} x {args.entries}")] + stage_rows(result))
+        for kind, paths in result["profiles"].items() if args.profile else ():
+            stats = pstats.Stats(*map(str, paths))
+            print(f"\n{kind}: top {args.profile} functions by own time")
+            stats.sort_stats("tottime").print_stats(args.profile)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
