@@ -27,9 +27,9 @@ from bisect import bisect_left, bisect_right
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import cache
-from itertools import accumulate, chain, compress, count, repeat
+from itertools import accumulate, chain, repeat
 from math import inf, log
-from operator import add, itemgetter, not_
+from operator import itemgetter
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -453,7 +453,7 @@ class _Compiled:
         self.units: Callable[[str], list[_Unit] | None] | None = None  # the same cut in units
         # Per unit text: its hits and exclusions (positions in its own words), and whether every
         # hit counts whatever its context.
-        self.zh_units: dict[str, tuple[list[_Hit], list[tuple[int, int, int]], bool]] = {}
+        self.zh_units: dict[str, tuple[tuple[_Hit, ...], tuple[tuple[int, int, int], ...], bool] | tuple[()]] = {}
         # Per jieba word, the keywords found inside it; bounded by the language's vocabulary.
         self.affixes: dict[str, tuple[tuple[str, _Key], ...]] = {}
         # Per (sentence, its matches to read, whether the post has Latin letters): what counts.
@@ -865,6 +865,8 @@ def _first_jieba(compiled: _Compiled) -> tuple[Any, str | None]:
 
 
 _UNCUT = object()  # a piece not cut yet
+# Clauses longer than this are read in units (see _zh_unit_hits).
+_UNIT_CLAUSE_CHARS = 40
 
 
 def _cut_without_hmm(tokenizer: Any, keywords: Iterable[str] = ()) -> tuple[Callable[[str], list[str]], Callable[[str], list[_Unit] | None]]:
@@ -963,8 +965,8 @@ def _cut_without_hmm(tokenizer: Any, keywords: Iterable[str] = ()) -> tuple[Call
         return log(tokenizer.total)
 
     def block_cuts(text: str) -> list[int]:
-        """Where no dictionary word spans the two neighbouring characters (in C: pairs, looked up)."""
-        return list(compress(count(1), map(not_, map(joined.__contains__, map(add, text, text[1:])))))
+        """Where no dictionary word spans the two neighbouring characters."""
+        return [p for p in range(1, len(text)) if text[p - 1 : p + 1] not in joined]
 
     def merge_letters(words: Iterable[str], out: list[str]) -> None:
         """jieba's last step: runs of single Latin letters or digits become one word."""
@@ -1231,6 +1233,16 @@ class _Reading:
             self.unknown.append((hit.key, hit.surface))
         return True
 
+    def all_settled(self, hits: list[_Hit]) -> bool:
+        """settled() for each of `hits` at once, true only if every one of them is."""
+        has = self.tally.has
+        if not all(has(hit.key, hit.surface) for hit in hits):
+            return False
+        for hit in hits:
+            if not self.here.has(hit.key, hit.surface):
+                self.unknown.append((hit.key, hit.surface))
+        return True
+
     def reads(self, hit: _Hit) -> None:
         """The hit's context is being read (the scorer learns which labels it blocked)."""
         self.tally.read.add(hit.key.label)
@@ -1273,9 +1285,7 @@ def _match_en(norm: str, compiled: _Compiled, tally: _Tally) -> None:
     need no context are tallied at once; the rest are read within their sentence."""
     tokens = _EN_POST_TOKEN.findall(norm)
     stems = _en_stems(tokens)
-    hits, excluded = _en_hits(tokens, stems, compiled, tally, True)
-    if hits is None:
-        hits, excluded = _en_hits(tokens, stems, compiled, tally, False)
+    hits, excluded, _ = _en_hits(tokens, stems, compiled, tally)
     if not hits:
         return
     n = len(stems)
@@ -1306,23 +1316,21 @@ def _match_en(norm: str, compiled: _Compiled, tally: _Tally) -> None:
         tally.add(hit.key, hit.surface)
 
 
-def _en_hits(
-    tokens: list[str], stems: list[str], compiled: _Compiled, tally: _Tally, once: bool
-) -> tuple[list[_Hit] | None, list[tuple[int, int, int]]]:
-    """A post's keyword hits and exclusions (token positions); keywords that need no context at
-    all are tallied at once. With `once`, a one-word hit that needs no context is listed once per
-    keyword and surface: its repeats would only find it counted already. That holds unless one of
-    them may be dropped (covered by an exclusion or a longer keyword of its label), so (None, [])
-    when a label with such repeats has a longer hit or an exclusion in the post: list them all."""
+def _en_hits(tokens: list[str], stems: list[str], compiled: _Compiled, tally: _Tally) -> tuple[list[_Hit], list[tuple[int, int, int]], int]:
+    """A post's keyword hits and exclusions (token positions), and how many hits left out were put
+    back; keywords that need no context at all are tallied at once. A one-word hit that needs no
+    context is listed once per keyword and surface: its repeats would only find it counted. That
+    holds unless one of them may be dropped (covered by an exclusion or a longer keyword of its
+    label), so when a label with such repeats has a longer hit or an exclusion in the post, its
+    repeats are put back (after the rest: hits in one place are of different labels)."""
     firsts, fast, lookup, n = compiled.en_firsts, compiled.en_fast, compiled.en_next, len(stems)
-    free, simple = (compiled.en_free, compiled.en_simple) if once else ((), {})
+    free, simple = compiled.en_free, compiled.en_simple
     hits: list[_Hit] = []
     excluded: list[tuple[int, int, int]] = []
     done: set[str] = set()
     listed: set[tuple[_Key, str]] = set()
     seen: set[str] = set()  # tokens of simple stems (see _Compiled.en_simple) already listed
-    skipped: set[str] = set()  # simple stems with a repeat left out
-    repeated: set[int] = set()  # labels of the other one-word hits left out
+    left_out: list[tuple[_Key, int]] = []  # repeats not listed
     wide: set[int] = set()  # labels with a longer hit or an exclusion
     last = n - 1
     for i in [i for i, stem in enumerate(stems) if stem in firsts]:
@@ -1334,12 +1342,12 @@ def _en_hits(
             tally.add(key, tokens[i])
             done.add(stem)
             continue
+        by_next, alone = lookup[stem]
         if stem in simple:
             if tokens[i] in seen:
-                skipped.add(stem)
+                left_out += ((key, i) for _, key in alone[0])
                 continue
             seen.add(tokens[i])
-        by_next, alone = lookup[stem]
         keys, exclude = (by_next.get(stems[i + 1]) or alone) if i < last else alone
         for phrase, label in exclude:
             if tuple(stems[i : i + len(phrase)]) == phrase:
@@ -1351,17 +1359,15 @@ def _en_hits(
                 surface = tokens[i]
                 if key in free:
                     if (key, surface) in listed:
-                        repeated.add(key.label)
+                        left_out.append((key, i))
                         continue
                     listed.add((key, surface))
                 hits.append(_Hit(key, i, i + 1, surface))
             elif i + size <= n and tuple(stems[i : i + size]) == phrase:
                 hits.append(_Hit(key, i, i + size, " ".join(tokens[i : i + size])))
                 wide.add(key.label)
-    repeated.update(label for stem in skipped for label in simple[stem])
-    if repeated & wide:
-        return None, []
-    return hits, excluded
+    back = [_Hit(key, i, i + 1, tokens[i]) for key, i in left_out if key.label in wide] if wide else []
+    return hits + back if back else hits, excluded, len(back)
 
 
 def _en_question(stems: list[str], s0: int, s1: int, compiled: _Compiled, cache: dict[int, Any]) -> bool:
@@ -1398,11 +1404,14 @@ def _zh_clause_hits(tokens: list[str], compiled: _Compiled) -> tuple[list[_Hit],
     return hits, excluded
 
 
-def _zh_unit_hits(units: list[_Unit], compiled: _Compiled) -> tuple[list[str], list[_Hit], list[tuple[int, int, int]]]:
+def _zh_unit_hits(
+    units: list[_Unit], compiled: _Compiled, reading: _Reading
+) -> tuple[list[str], list[_Hit], list[tuple[int, int, int]]]:
     """_zh_clause_hits over a clause's units: (its words, hits, exclusions), each unit's found once
-    and kept. No hit or exclusion reaches beyond its unit, so units never interact; a unit whose
-    hits all count whatever their context adds nothing when it comes back in the same clause (its
-    first occurrence counted or skipped each of them already), so its repeats are left out."""
+    and kept. No hit or exclusion reaches beyond its unit, so units never interact, and a unit
+    that cannot change the tally is left out: one whose hits the post has all counted already
+    (as settled, for `reading`), and a repeat in the same clause of one whose hits all count
+    whatever their context (its first occurrence counts or settles each of them)."""
     words = list(map(itemgetter(1), units))
     tokens = list(chain.from_iterable(words))
     hits: list[_Hit] = []
@@ -1416,7 +1425,8 @@ def _zh_unit_hits(units: list[_Unit], compiled: _Compiled) -> tuple[list[str], l
                 known.clear()
             found, gone = _zh_clause_hits(list(unit), compiled)
             free = all(not hit.key.ask and not compiled.blocks[hit.key.label] for hit in found)
-            entry = known[text] = (found, gone, free) if found or gone else ()
+            # Tuples: once the collector has seen them it stops tracking them (lists it never does).
+            entry = known[text] = (tuple(found), tuple(gone), free) if found or gone else ()
         if not entry:
             continue
         found, gone, free = entry
@@ -1424,6 +1434,8 @@ def _zh_unit_hits(units: list[_Unit], compiled: _Compiled) -> tuple[list[str], l
             if text in again:
                 continue
             again.add(text)
+        if reading.all_settled(found):
+            continue
         if at:
             hits += [_Hit(hit.key, hit.start + at, hit.end + at, hit.surface) for hit in found]
             excluded += [(label, start + at, end + at) for label, start, end in gone]
@@ -1586,12 +1598,14 @@ def _match_zh(sentence: str, found: tuple[tuple[int, str], ...], has_latin: bool
         text = clause.group()
         by_chars = _zh_char_hits(text, inside, compiled)
         if by_chars is None:
-            units = compiled.units(text)
+            # Long clauses (threads, lists, unpunctuated posts) are read unit by unit, which pays
+            # once units repeat; short ones are cheaper to read whole.
+            units = compiled.units(text) if len(text) > _UNIT_CLAUSE_CHARS else None
             if units is None:
                 tokens = compiled.segment(text)
                 hits, excluded = _zh_clause_hits(tokens, compiled)
             else:
-                tokens, hits, excluded = _zh_unit_hits(units, compiled)
+                tokens, hits, excluded = _zh_unit_hits(units, compiled, reading)
             offsets = [0, *accumulate(map(len, tokens))]
         else:
             tokens, offsets = [], []
