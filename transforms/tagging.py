@@ -341,12 +341,6 @@ class _Compiled:
         self.en_firsts = frozenset(self.en_keys) | frozenset(self.en_exclude)
         # Keywords whose hits count whatever their context.
         self.en_free = frozenset(key for entries in self.en_keys.values() for _, key in entries if not key.ask and not self.blocks[key.label])
-        # First stems that start only such one-word keywords and no exclusion: per stem, their labels.
-        self.en_simple = {
-            first: tuple(key.label for _, key in entries)
-            for first, entries in self.en_keys.items()
-            if first not in self.en_exclude and all(len(phrase) == 1 and key in self.en_free for phrase, key in entries)
-        }
         # Most posts hold none of the symbols: one search for a character near a symbol's first one
         # rules that out far faster than an alternation of the symbols themselves.
         self.emoji_firsts = _near_chars({symbol[0] for symbol, _ in self.emoji})
@@ -380,6 +374,14 @@ class _Compiled:
                 },
                 ([entry for entry in entries if len(entry[0]) == 1], [entry for entry in excluded if len(entry[0]) == 1]),
             )
+        # First stems (not counted at once) that start only such one-word keywords and no
+        # exclusion: per stem, those keywords.
+        self.en_simple = {
+            first: tuple(key for _, key in self.en_next[first][1][0])
+            for first, entries in self.en_keys.items()
+            if first not in self.en_exclude and first not in self.en_fast
+            and all(len(phrase) == 1 and key in self.en_free for phrase, key in entries)
+        }
         zh_all = [*self.zh_keys, *self.zh_exclude]
         self.zh_heads = frozenset(word[:k] for word in zh_all for k in range(1, len(word) + 1))
         # One C-level scan per post finds the longest keyword or exclusion at each leftmost
@@ -451,9 +453,9 @@ class _Compiled:
         self.zh_hedge_cue = _any_of(self.zh_cues.hedge | self.zh_cues.scope_breakers)
         self.segment: Callable[[str], list[str]] | None = None
         self.units: Callable[[str], list[_Unit] | None] | None = None  # the same cut in units
-        # Per unit text: its hits and exclusions (positions in its own words), and whether every
-        # hit counts whatever its context.
-        self.zh_units: dict[str, tuple[tuple[_Hit, ...], tuple[tuple[int, int, int], ...], bool] | tuple[()]] = {}
+        # Per unit text: its hits and exclusions (positions in its own words), whether every hit
+        # counts whatever its context, and the hits' (keyword, surface) pairs.
+        self.zh_units: dict[str, tuple[tuple[_Hit, ...], tuple[tuple[int, int, int], ...], bool, frozenset[Any]] | tuple[()]] = {}
         # Per jieba word, the keywords found inside it; bounded by the language's vocabulary.
         self.affixes: dict[str, tuple[tuple[str, _Key], ...]] = {}
         # Per (sentence, its matches to read, whether the post has Latin letters): what counts.
@@ -1189,9 +1191,11 @@ class _Tally:
         self.evidence: dict[int, list[str]] = {}
         # Labels with a hit that was read in context; those never tallied were blocked by it.
         self.read: set[int] = set()
+        self.pairs: set[tuple[_Key, str]] = set()  # what was added: has() holds for each
 
     def add(self, key: _Key, surface: str) -> None:
         """Count a keyword once per post, and remember how it appeared."""
+        self.pairs.add((key, surface))
         self.weights.setdefault(key.label, {})[key.keyword] = key.weight
         seen = self.evidence.setdefault(key.label, [])
         if surface not in seen:
@@ -1233,10 +1237,10 @@ class _Reading:
             self.unknown.append((hit.key, hit.surface))
         return True
 
-    def all_settled(self, hits: list[_Hit]) -> bool:
-        """settled() for each of `hits` at once, true only if every one of them is."""
-        has = self.tally.has
-        if not all(has(hit.key, hit.surface) for hit in hits):
+    def all_settled(self, hits: Iterable[_Hit], pairs: frozenset[tuple[_Key, str]]) -> bool:
+        """Whether the post has counted every one of `hits` (their `pairs`) already, as settled()
+        for each would find; a quick check, in C, that may miss some (they are then read)."""
+        if not self.tally.pairs.issuperset(pairs):
             return False
         for hit in hits:
             if not self.here.has(hit.key, hit.surface):
@@ -1331,10 +1335,20 @@ def _en_hits(tokens: list[str], stems: list[str], compiled: _Compiled, tally: _T
     listed: set[tuple[_Key, str]] = set()
     seen: set[str] = set()  # tokens of simple stems (see _Compiled.en_simple) already listed
     left_out: list[tuple[_Key, int]] = []  # repeats not listed
+    left_at: list[int] = []  # positions of simple stems' repeats not listed
     wide: set[int] = set()  # labels with a longer hit or an exclusion
     last = n - 1
     for i in [i for i, stem in enumerate(stems) if stem in firsts]:
         stem = stems[i]
+        simple_keys = simple.get(stem)
+        if simple_keys is not None:
+            surface = tokens[i]
+            if surface in seen:
+                left_at.append(i)
+            else:
+                seen.add(surface)
+                hits += (_Hit(key, i, i + 1, surface) for key in simple_keys)
+            continue
         if stem in done:
             continue
         key = fast.get(stem)
@@ -1343,11 +1357,6 @@ def _en_hits(tokens: list[str], stems: list[str], compiled: _Compiled, tally: _T
             done.add(stem)
             continue
         by_next, alone = lookup[stem]
-        if stem in simple:
-            if tokens[i] in seen:
-                left_out += ((key, i) for _, key in alone[0])
-                continue
-            seen.add(tokens[i])
         keys, exclude = (by_next.get(stems[i + 1]) or alone) if i < last else alone
         for phrase, label in exclude:
             if tuple(stems[i : i + len(phrase)]) == phrase:
@@ -1366,6 +1375,7 @@ def _en_hits(tokens: list[str], stems: list[str], compiled: _Compiled, tally: _T
             elif i + size <= n and tuple(stems[i : i + size]) == phrase:
                 hits.append(_Hit(key, i, i + size, " ".join(tokens[i : i + size])))
                 wide.add(key.label)
+    left_out += ((key, i) for i in left_at for key in simple[stems[i]])
     back = [_Hit(key, i, i + 1, tokens[i]) for key, i in left_out if key.label in wide] if wide else []
     return hits + back if back else hits, excluded, len(back)
 
@@ -1426,15 +1436,16 @@ def _zh_unit_hits(
             found, gone = _zh_clause_hits(list(unit), compiled)
             free = all(not hit.key.ask and not compiled.blocks[hit.key.label] for hit in found)
             # Tuples: once the collector has seen them it stops tracking them (lists it never does).
-            entry = known[text] = (tuple(found), tuple(gone), free) if found or gone else ()
+            pairs = frozenset((hit.key, hit.surface) for hit in found)
+            entry = known[text] = (tuple(found), tuple(gone), free, pairs) if found or gone else ()
         if not entry:
             continue
-        found, gone, free = entry
+        found, gone, free, pairs = entry
         if free:
             if text in again:
                 continue
             again.add(text)
-        if reading.all_settled(found):
+        if reading.all_settled(found, pairs):
             continue
         if at:
             hits += [_Hit(hit.key, hit.start + at, hit.end + at, hit.surface) for hit in found]
