@@ -796,3 +796,13 @@ def test_kept_sentence_readings_give_the_tags_of_a_fresh_reading(monkeypatch: py
     assert [tag_post(title, text, taxonomy=taxonomy) for title, text in posts] == fresh
     assert seen == fresh_seen
     assert compiled.zh_sentences
+
+
+@given(st.text(alphabet=st.characters(max_codepoint=127), max_size=80))
+@settings(max_examples=300, deadline=None)
+def test_ascii_posts_normalise_as_any_post(text: str) -> None:
+    # Plain ASCII skips the whole-text passes: it must come out as the full normalisation makes it.
+    from transforms import tagging
+
+    assert tagging._normalise_post(text) == tagging._normalise(text)
+    assert tag_post("", text).lang == detect_lang(text)

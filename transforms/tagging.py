@@ -148,7 +148,11 @@ def _to_simplified(match: re.Match[str]) -> str:
 
 def _normalise_post(text: str) -> str:
     """_normalise for whole posts, cheaper: whole-text passes (NFKC, the traditional table) only run
-    when the text has a character they would change; otherwise a few C-level replacements."""
+    when the text has a character they would change; otherwise a few C-level replacements, and
+    for plain ASCII (str.isascii is free) none of them can apply."""
+    if text.isascii():
+        text = text.lower()
+        return _expand_contractions(text.replace("`", "'") if "`" in text else text)
     if _NEEDS_NFKC.search(text):
         return _normalise(text)
     text = text.lower()
@@ -1736,6 +1740,6 @@ def tag_post(title: str, text: str, *, taxonomy: Taxonomy | None = None) -> Tags
     return Tags(
         topics=tuple(labels[i].id for i in ordered if labels[i].kind == "topic"),
         signals=tuple(labels[i].id for i in ordered if labels[i].kind == "signal"),
-        lang=detect_lang(raw),
+        lang="en" if raw.isascii() else detect_lang(raw),  # ASCII holds no Chinese character
         evidence={labels[i].id: evidence[i] for i in ordered},
     )
