@@ -871,8 +871,10 @@ def _first_jieba(compiled: _Compiled) -> tuple[Any, str | None]:
 
 
 _UNCUT = object()  # a piece not cut yet
-# Clauses longer than this are read in units (see _zh_unit_hits).
+# Clauses longer than this are read in units (see _zh_unit_hits), and how many units' hits are
+# kept (a few MB at most).
 _UNIT_CLAUSE_CHARS = 40
+_UNIT_CACHE_LIMIT = 20_000
 
 
 def _cut_without_hmm(tokenizer: Any, keywords: Iterable[str] = ()) -> tuple[Callable[[str], list[str]], Callable[[str], list[_Unit] | None]]:
@@ -1435,7 +1437,7 @@ def _zh_unit_hits(
     for (text, unit), at in zip(units, accumulate(map(len, words), initial=0)):
         entry = known.get(text)
         if entry is None:
-            if len(known) >= _PIECE_CACHE_LIMIT:
+            if len(known) >= _UNIT_CACHE_LIMIT:
                 known.clear()
             found, gone = _zh_clause_hits(list(unit), compiled)
             free = all(not hit.key.ask and not compiled.blocks[hit.key.label] for hit in found)
