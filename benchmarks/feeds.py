@@ -102,3 +102,15 @@ def render_feed(kind: str, feed_no: int, entries: int = 20, *, seed: int = 42,
 
 def feed_kind(feed_no: int) -> str:
     return KINDS[feed_no % len(KINDS)]
+
+
+def parsed_posts(count: int) -> list[tuple[str, str]]:
+    """(title, text) of the first `count` entries of these feeds (20 per feed, every shape in
+    turn), parsed as an ingest parses them: the posts the tagging benchmarks read."""
+    from connectors.feed import parse_feed
+
+    posts: list[tuple[str, str]] = []
+    for i in range(max(1, count // 20)):
+        _, entries = parse_feed(render_feed(KINDS[i % len(KINDS)], i, 20)[0])
+        posts += [(entry.title, entry.text) for entry in entries]
+    return posts

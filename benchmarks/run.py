@@ -193,14 +193,10 @@ def bench_queries(folder: Path, posts: int) -> list[tuple[str, str]]:
 
 
 def bench_tagging(n: int) -> list[tuple[str, str]]:
-    from benchmarks.feeds import KINDS, render_feed
-    from connectors.feed import parse_feed
+    from benchmarks.feeds import parsed_posts
     from transforms.tagging import load_taxonomy, tag_post
 
-    texts = []
-    for i in range(max(1, n // 20)):
-        _, entries = parse_feed(render_feed(KINDS[i % len(KINDS)], i, 20)[0])
-        texts += [(e.title, e.text) for e in entries]
+    texts = parsed_posts(n)
     tax = load_taxonomy()
     tag_post(*texts[0], taxonomy=tax)  # warm-up: dictionaries and segmenter load once
     start = time.process_time()

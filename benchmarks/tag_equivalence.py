@@ -1,4 +1,6 @@
-"""Dump tag_post output for every fixture post and the benchmark corpus, or check it against a dump.
+"""Dump tag_post output for every labelled fixture post, the benchmark corpora (stitched labelled
+posts, the benchmark feeds' posts, fixture lines never repeated) and posts mixed across languages,
+or check it against a dump.
 
 Speed work on the tagger must not change a single tag; run this before the change to make a
 reference and after it to compare:
@@ -15,10 +17,14 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from benchmarks.bench_tagging import FIXTURES, _load, synthetic_corpus
+from benchmarks.bench_tagging import FIXTURES, _load, no_repeat_corpus, synthetic_corpus
+from benchmarks.feeds import parsed_posts
 from transforms.tagging import load_taxonomy, tag_post
 
-FIXTURE_FILES = ("labelled_posts.jsonl", "labelled_posts_2.jsonl", "heldout_posts.jsonl", "blind_posts.jsonl")
+# Every labelled set, sealed ones included: tags are only compared, nothing is tuned on them.
+FIXTURE_FILES = tuple(sorted(path.name for path in FIXTURES.glob("*posts*.jsonl")))
+# Posts of the benchmark feeds (benchmarks/feeds.py), as benchmarks/run.py's tagging row reads them.
+FEED_POSTS = 4000
 
 
 def _mixed(posts: list[dict[str, Any]], size: int = 500, seed: int = 7) -> list[tuple[str, str]]:
@@ -41,6 +47,8 @@ def cases() -> list[tuple[str, str, str]]:
         out.extend((f"{name}:{post.get('id', i)}", post["title"], post["text"]) for i, post in enumerate(posts))
     out.extend((f"bench:{i}", title, text) for i, (title, text) in enumerate(synthetic_corpus(_load())))
     out.extend((f"mixed:{i}", title, text) for i, (title, text) in enumerate(_mixed(every)))
+    out.extend((f"feeds:{i}", title, text) for i, (title, text) in enumerate(parsed_posts(FEED_POSTS)))
+    out.extend((f"no_repeat:{i}", title, text) for i, (title, text) in enumerate(no_repeat_corpus()))
     return out
 
 

@@ -321,3 +321,10 @@ def test_packed_sums_equal_plain_column_sums_with_negative_and_large_weights() -
     for matched in ({"a"}, {"b"}, {"a", "b", "c"}, set()):
         plain = [sum(column) for column in zip(scorer.bias, *(scorer.weights[f] for f in matched))]
         assert scorer.logits(matched) == plain
+
+
+def test_one_weight_read_alone_equals_its_slot_in_the_unpacked_vector() -> None:
+    toy = toy_scorer({"a": [0, -20.0, 12, 30.5], "b": [0, 7.25, 1, -0.001, 12, -40.0], "c": [5, 0.002]}, {})
+    for scorer in (load_scorer(), toy):
+        for feature, vector in scorer.weights.items():
+            assert [scorer.weight(feature, out) for out in range(len(scorer.labels))] == list(vector)

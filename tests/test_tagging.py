@@ -14,6 +14,7 @@ import re
 import subprocess
 import sys
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -436,6 +437,110 @@ def test_segmenter_cuts_exactly_like_jieba() -> None:
             assert segment(text) == tagging._JIEBA.lcut(text, HMM=False), text
 
 
+def _stitched_clauses(seed: int, count: int) -> list[str]:
+    """Clauses stitched from keywords, exclusions, common characters, Latin letters and digits and
+    the characters keywords hold outside jieba's blocks ("过了!", "「毕业」")."""
+    import random
+
+    compiled = load_taxonomy()._compiled
+    rng = random.Random(seed)
+    alphabet = [*compiled.zh_keys, *compiled.zh_exclude, *"的了是我你他a1b9!?「」'~…-。.", "过了!", "ab", "12"]
+    return ["".join(rng.choice(alphabet) for _ in range(rng.randint(1, 30))) for _ in range(count)]
+
+
+def test_clause_units_are_jiebas_cut_and_give_its_hits() -> None:
+    # The tagger reads a clause unit by unit: the units' words must be the clause's words, and each
+    # unit's keyword hits (moved to the clause's positions) the clause's hits, in the same order.
+    from transforms import tagging
+
+    taxonomy = load_taxonomy()
+    tag_post("", "被裁判罚下场", taxonomy=taxonomy)
+    compiled = taxonomy._compiled
+    texts = [json.loads(line)["text"] for path in (FIXTURES, FIXTURES_2, FIXTURES_H, FIXTURES_B) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    clauses = [m.group() for text in texts for m in tagging._ZH_CLAUSE.finditer(tagging._normalise_post(text))]
+    clauses += _stitched_clauses(4, 3000)
+    checked = 0
+    for clause in clauses:
+        units = compiled.units(clause)
+        if units is None:  # a near tie somewhere: the clause is cut whole instead
+            continue
+        assert "".join(text for text, _ in units) == clause
+        words = [word for _, unit in units for word in unit]
+        assert words == compiled.segment(clause) == tagging._JIEBA.lcut(clause, HMM=False), clause
+        hits, excluded, at = [], [], 0
+        for _, unit in units:
+            found, gone = tagging._zh_clause_hits(list(unit), compiled)
+            hits += [tagging._Hit(hit.key, hit.start + at, hit.end + at, hit.surface) for hit in found]
+            excluded += [(label, start + at, end + at) for label, start, end in gone]
+            at += len(unit)
+        assert (hits, excluded) == tagging._zh_clause_hits(words, compiled), clause
+        checked += 1
+    assert checked > 3000
+
+
+def _tags_both_ways(texts: list[str], monkeypatch: pytest.MonkeyPatch, every_hit: Callable[..., None]) -> int:
+    """Tag each text as the tagger does and again after `every_hit()` made it read every hit it
+    may leave out; returns how many tags were compared (they must all be the same)."""
+    from benchmarks.bench_tagging import rules_only
+    from transforms import tagging
+
+    compared = 0
+    for taxonomy in (load_taxonomy(), rules_only()):  # the scorer could hide a difference
+        compiled = taxonomy._compiled
+        tag_post("", "被裁判罚下场", taxonomy=taxonomy)
+        fast = []
+        for text in texts:
+            compiled.zh_sentences.clear()  # each reading made afresh, not recalled
+            fast.append(tag_post("", text, taxonomy=taxonomy))
+        with monkeypatch.context() as patch:
+            every_hit(patch, tagging, compiled)
+            for text, tags in zip(texts, fast):
+                compiled.zh_sentences.clear()
+                assert tag_post("", text, taxonomy=taxonomy) == tags, text
+                compared += 1
+    return compared
+
+
+def test_units_left_out_change_nothing(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Repeats of a unit whose hits need no context are left out of a clause's hits: the tags and
+    # evidence are those of reading every hit of the clause.
+    def every_hit(patch, tagging, compiled) -> None:
+        def all_hits(units, compiled, reading):
+            tokens = [word for _, unit in units for word in unit]
+            return (tokens, *tagging._zh_clause_hits(tokens, compiled))
+
+        patch.setattr(tagging, "_zh_unit_hits", all_hits)
+
+    clauses = _stitched_clauses(5, 1500)
+    texts = ["".join(clauses[i : i + 6]) for i in range(0, len(clauses), 6)] + ["被裁判罚下场如果升职就好了大家一起吃饭看电影喝茶然后升职"]
+    assert _tags_both_ways(texts, monkeypatch, every_hit) > 400
+
+
+def test_english_hits_listed_once_read_like_every_hit(monkeypatch: pytest.MonkeyPatch) -> None:
+    # One-word hits that need no context are listed once per keyword and surface (the rest would
+    # find them counted); where such a repeat could be dropped (by an exclusion or a longer keyword
+    # of its label) its repeats are put back. Either way the tags are those of listing every hit.
+    import random
+
+    from transforms import tagging
+
+    def every_hit(patch, tagging, compiled) -> None:
+        patch.setattr(compiled, "en_free", frozenset())
+        patch.setattr(compiled, "en_simple", {})
+
+    compiled = load_taxonomy()._compiled
+    words = [word for label in compiled.labels for word in (*label.en, *label.en_ask, *label.exclude_en)]
+    words += "the my not if friend hiking hikes hiked , . ? and lantern festival".split()
+    rng = random.Random(6)
+    texts = [" ".join(rng.choice(words) for _ in range(rng.randint(1, 60))) for _ in range(1500)]
+    put_back = 0
+    for text in texts:
+        tokens = tagging._EN_POST_TOKEN.findall(tagging._normalise_post(text))
+        put_back += tagging._en_hits(tokens, tagging._en_stems(tokens), compiled, tagging._Tally())[2]
+    assert put_back > 0
+    assert _tags_both_ways(texts, monkeypatch, every_hit) == 3000
+
+
 def test_segmenter_knows_words_another_taxonomy_added_later(tmp_path: Path) -> None:
     # Bug fixed: the character pairs inside dictionary words were kept per dictionary object, so
     # words a second taxonomy added in the same process were missing from them.
@@ -691,3 +796,13 @@ def test_kept_sentence_readings_give_the_tags_of_a_fresh_reading(monkeypatch: py
     assert [tag_post(title, text, taxonomy=taxonomy) for title, text in posts] == fresh
     assert seen == fresh_seen
     assert compiled.zh_sentences
+
+
+@given(st.text(alphabet=st.characters(max_codepoint=127), max_size=80))
+@settings(max_examples=300, deadline=None)
+def test_ascii_posts_normalise_as_any_post(text: str) -> None:
+    # Plain ASCII skips the whole-text passes: it must come out as the full normalisation makes it.
+    from transforms import tagging
+
+    assert tagging._normalise_post(text) == tagging._normalise(text)
+    assert tag_post("", text).lang == detect_lang(text)

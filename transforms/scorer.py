@@ -146,6 +146,11 @@ class Scorer(NamedTuple):
         """Per feature its weight vector, unpacked on demand (evidence and tests read a few)."""
         return _Unpacked(self.packed, len(self.labels))
 
+    def weight(self, feature: Feature, out: int) -> int:
+        """One feature's weight for model output `out` (evidence reads a few per post): that slot
+        alone, not the whole vector unpacked."""
+        return _component(self.packed[feature], out)
+
     def logits(self, matched: set[Feature]) -> list[int]:
         """Per-label log-odds (in thousandths) from a post's features in the vocabulary, summed
         exactly (integers), so the order the features come in never matters."""
@@ -180,6 +185,15 @@ def _unpack(total: int, size: int) -> list[int]:
         out.append(value)
         total = (total - value) >> _SLOT
     return out
+
+
+def _component(total: int, i: int) -> int:
+    """Component i of a packed sum, as _unpack(total, ...)[i]: the slots below sum to less than half
+    of slot i's unit in size, so adding that half before the shift absorbs their borrows."""
+    shift = _SLOT * i
+    half = 1 << (shift - 1) if shift else 0
+    value = ((total + half) >> shift) & _SLOT_MASK
+    return value - (1 << _SLOT) if value >= _SLOT_HALF else value
 
 
 def scorer_from_dict(data: Mapping[str, Any], fingerprint: str = "") -> Scorer:
@@ -368,9 +382,8 @@ def _explains(feature: Feature) -> bool:
 def evidence(scorer: Scorer, out: int, candidates: set[Feature], norm: str) -> tuple[str, ...]:
     """The few features among `candidates` that pushed label `out` up most (each weighing at
     least MIN_EVIDENCE), as written in the post, marked '~'."""
-    weights = scorer.weights
     least = MIN_EVIDENCE * SCALE
-    ranked = sorted((-weights[f][out], feature_name(f)) for f in candidates if weights[f][out] >= least)
+    ranked = sorted((-w, feature_name(f)) for f in candidates if (w := scorer.weight(f, out)) >= least)
     names = [name for _, name in ranked[:EVIDENCE_SIZE]]
     return tuple(LEARNED_MARK + surface for surface in _surfaces(names, norm[:MAX_CHARS]))
 

@@ -27,8 +27,9 @@ from bisect import bisect_left, bisect_right
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import cache
-from itertools import accumulate
+from itertools import accumulate, chain, repeat
 from math import inf, log
+from operator import itemgetter
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -147,7 +148,11 @@ def _to_simplified(match: re.Match[str]) -> str:
 
 def _normalise_post(text: str) -> str:
     """_normalise for whole posts, cheaper: whole-text passes (NFKC, the traditional table) only run
-    when the text has a character they would change; otherwise a few C-level replacements."""
+    when the text has a character they would change; otherwise a few C-level replacements, and
+    for plain ASCII (str.isascii is free) none of them can apply."""
+    if text.isascii():
+        text = text.lower()
+        return _expand_contractions(text.replace("`", "'") if "`" in text else text)
     if _NEEDS_NFKC.search(text):
         return _normalise(text)
     text = text.lower()
@@ -338,6 +343,8 @@ class _Compiled:
                 for symbol in label.emoji
             )
         self.en_firsts = frozenset(self.en_keys) | frozenset(self.en_exclude)
+        # Keywords whose hits count whatever their context.
+        self.en_free = frozenset(key for entries in self.en_keys.values() for _, key in entries if not key.ask and not self.blocks[key.label])
         # Most posts hold none of the symbols: one search for a character near a symbol's first one
         # rules that out far faster than an alternation of the symbols themselves.
         self.emoji_firsts = _near_chars({symbol[0] for symbol, _ in self.emoji})
@@ -371,6 +378,14 @@ class _Compiled:
                 },
                 ([entry for entry in entries if len(entry[0]) == 1], [entry for entry in excluded if len(entry[0]) == 1]),
             )
+        # First stems (not counted at once) that start only such one-word keywords and no
+        # exclusion: per stem, those keywords.
+        self.en_simple = {
+            first: tuple(key for _, key in self.en_next[first][1][0])
+            for first, entries in self.en_keys.items()
+            if first not in self.en_exclude and first not in self.en_fast
+            and all(len(phrase) == 1 and key in self.en_free for phrase, key in entries)
+        }
         zh_all = [*self.zh_keys, *self.zh_exclude]
         self.zh_heads = frozenset(word[:k] for word in zh_all for k in range(1, len(word) + 1))
         # One C-level scan per post finds the longest keyword or exclusion at each leftmost
@@ -441,6 +456,10 @@ class _Compiled:
         self.zh_negation_cue = _any_of(self.zh_cues.negation | self.zh_cues.scope_breakers)
         self.zh_hedge_cue = _any_of(self.zh_cues.hedge | self.zh_cues.scope_breakers)
         self.segment: Callable[[str], list[str]] | None = None
+        self.units: Callable[[str], list[_Unit] | None] | None = None  # the same cut in units
+        # Per unit text: its hits and exclusions (positions in its own words), whether every hit
+        # counts whatever its context, and the hits' (keyword, surface) pairs.
+        self.zh_units: dict[str, tuple[tuple[_Hit, ...], tuple[tuple[int, int, int], ...], bool, frozenset[Any]] | tuple[()]] = {}
         # Per jieba word, the keywords found inside it; bounded by the language's vocabulary.
         self.affixes: dict[str, tuple[tuple[str, _Key], ...]] = {}
         # Per (sentence, its matches to read, whether the post has Latin letters): what counts.
@@ -820,11 +839,12 @@ def _segmenter(compiled: _Compiled) -> Callable[[str], list[str]]:
             zh_cache.save(unsaved, (tokenizer.FREQ, tokenizer.total, compiled.traps, _word_bigrams(tokenizer)))
 
     compiled.zh_sentences.clear()  # they were read with the segmenter and traps being replaced
+    compiled.zh_units.clear()
     compiled.words = tokenizer.FREQ
     compiled.joins = _word_bigrams(tokenizer)
 
     # HMM guesses unknown words; keywords are all in the dictionary, so it only costs time.
-    segment = _cut_without_hmm(tokenizer)
+    segment, compiled.units = _cut_without_hmm(tokenizer, (*compiled.zh_keys, *compiled.zh_exclude))
     compiled.segment = segment
     return segment
 
@@ -850,7 +870,14 @@ def _first_jieba(compiled: _Compiled) -> tuple[Any, str | None]:
     return tokenizer, None
 
 
-def _cut_without_hmm(tokenizer: Any) -> Callable[[str], list[str]]:
+_UNCUT = object()  # a piece not cut yet
+# Clauses longer than this are read in units (see _zh_unit_hits), and how many units' hits are
+# kept (a few MB at most).
+_UNIT_CLAUSE_CHARS = 40
+_UNIT_CACHE_LIMIT = 20_000
+
+
+def _cut_without_hmm(tokenizer: Any, keywords: Iterable[str] = ()) -> tuple[Callable[[str], list[str]], Callable[[str], list[_Unit] | None]]:
     """tokenizer.lcut(text, HMM=False), word for word, in one pass per block: jieba builds a dict
     DAG and takes a logarithm per candidate word and call; here each word's score is computed once
     (for the dictionary's current total) and the DAG is walked in place.
@@ -858,9 +885,15 @@ def _cut_without_hmm(tokenizer: Any) -> Callable[[str], list[str]]:
     A block is also cut where no dictionary word spans two neighbouring characters: jieba's best
     path must pass there, so each piece's best cut is its own and is kept per piece (long posts
     and everyday phrases repeat them). A piece whose cut hangs on a near tie (within
-    _ROUTE_MARGIN, where rounding could tip it) is not trusted: that block is cut whole."""
+    _ROUTE_MARGIN, where rounding could tip it) is not trusted: that block is cut whole.
+
+    Returns that segmenter and `units`, the same cut in units that none of `keywords` can span
+    (see _Unit)."""
     jieba = sys.modules[type(tokenizer).__module__]
     han, skip, eng = jieba.re_han_default, jieba.re_skip_default, jieba.re_eng
+    # Characters outside jieba's word blocks that keywords hold ("过了!", "「毕业」"): a keyword may
+    # span the block edge next to one, so units are never cut there.
+    sticky = frozenset(char for word in keywords for char in word if not han.match(char))
     freq = tokenizer.FREQ
     scores: dict[str, float] = {}
     pieces: dict[str, tuple[str, ...] | None] = {}
@@ -868,9 +901,9 @@ def _cut_without_hmm(tokenizer: Any) -> Callable[[str], list[str]]:
     # Neighbouring characters inside some dictionary word: words of up to _ZH_WORD_REACH
     # characters (shared with the boundary checks), then the few pairs only longer words hold.
     joins = _word_bigrams(tokenizer)
-    long_joins = frozenset(
+    joined = joins | frozenset(
         word[i : i + 2] for word, count in freq.items() if count and len(word) > _ZH_WORD_REACH for i in range(len(word) - 1)
-    ) - joins
+    )
 
     def route(text: str, logtotal: float, careful: bool) -> tuple[str, ...] | None:
         """The best cut of `text`; when `careful`, None if any choice in it is a near tie."""
@@ -907,36 +940,44 @@ def _cut_without_hmm(tokenizer: Any) -> Callable[[str], list[str]]:
             x = y
         return tuple(words)
 
+    def piece_cut(piece: str, logtotal: float) -> tuple[str, ...] | None:
+        """A piece's best cut (None if not trusted), kept for short pieces."""
+        if piece in pieces:
+            return pieces[piece]
+        best = route(piece, logtotal, True)
+        if len(piece) <= _PIECE_CACHE_CHARS:
+            if len(pieces) >= _PIECE_CACHE_LIMIT:
+                pieces.clear()
+            pieces[piece] = best
+        return best
+
     def by_pieces(text: str, cuts: list[int], logtotal: float) -> list[str] | None:
         """The block's cut put together from its pieces' cuts; None if one of them is not trusted."""
-        if len(pieces) >= _PIECE_CACHE_LIMIT:
-            pieces.clear()
         words: list[str] = []
         at = 0
         for cut in (*cuts, len(text)):
-            piece = text[at:cut]
-            if piece in pieces:
-                best = pieces[piece]
-            else:
-                best = route(piece, logtotal, True)
-                if len(piece) <= _PIECE_CACHE_CHARS:
-                    pieces[piece] = best
+            best = piece_cut(text[at:cut], logtotal)
             if best is None:
                 return None
             words += best
             at = cut
         return words
 
-    def cut_block(text: str, out: list[str]) -> None:
-        if total[0] != tokenizer.total:  # words were added: jieba's scores changed too
+    def current() -> float:
+        """log(total), after forgetting scores and pieces if words were added since (jieba's
+        scores changed too)."""
+        if total[0] != tokenizer.total:
             scores.clear()
             pieces.clear()
             total[0] = tokenizer.total
-        logtotal = log(tokenizer.total)
-        cuts = [p for p in range(1, len(text)) if text[p - 1 : p + 1] not in joins and text[p - 1 : p + 1] not in long_joins]
-        words = by_pieces(text, cuts, logtotal) if cuts else None
-        if words is None:
-            words = route(text, logtotal, False) or ()
+        return log(tokenizer.total)
+
+    def block_cuts(text: str) -> list[int]:
+        """Where no dictionary word spans the two neighbouring characters."""
+        return [p for p in range(1, len(text)) if text[p - 1 : p + 1] not in joined]
+
+    def merge_letters(words: Iterable[str], out: list[str]) -> None:
+        """jieba's last step: runs of single Latin letters or digits become one word."""
         buf = ""
         for word in words:
             if len(word) == 1 and eng.match(word):
@@ -948,6 +989,59 @@ def _cut_without_hmm(tokenizer: Any) -> Callable[[str], list[str]]:
                 out.append(word)
         if buf:
             out.append(buf)
+
+    def cut_block(text: str, out: list[str]) -> None:
+        logtotal = current()
+        cuts = block_cuts(text)
+        words = by_pieces(text, cuts, logtotal) if cuts else None
+        if words is None:
+            words = route(text, logtotal, False) or ()
+        merge_letters(words, out)
+
+    def units(clause: str) -> list[_Unit] | None:
+        """segment(clause) in units, or None when a piece's cut is not trusted (or the clause holds
+        a space): then only the whole block's cut is jieba's. Units are cut where jieba's are: at a
+        piece edge that is not between two Latin letters or digits (those may merge), and at a
+        block edge with no sticky character beside it. A trusted piece's cut is the same alone as
+        inside its block: every path passes its ends, so its choices differ only by the same
+        rest-of-block score, far below _ROUTE_MARGIN."""
+        logtotal = current()
+        out: list[_Unit] = []
+        for block in han.split(clause):
+            if not block:
+                continue
+            if not han.match(block):
+                if skip.search(block):
+                    return None
+                for char in block:
+                    if out and (char in sticky or out[-1][0][-1] in sticky):
+                        out[-1] = (out[-1][0] + char, (*out[-1][1], char))
+                    else:
+                        out.append((char, (char,)))
+                continue
+            cuts = block_cuts(block)
+            texts = [block[a:b] for a, b in zip((0, *cuts), (*cuts, len(block)))] if cuts else [block]
+            bests = list(map(pieces.get, texts, repeat(_UNCUT)))
+            if _UNCUT in bests:
+                bests = [piece_cut(text, logtotal) if best is _UNCUT else best for text, best in zip(texts, bests)]
+            if None in bests:
+                return None
+            first = len(out)
+            if not eng.search(block):  # the usual case: each piece is a unit
+                out += zip(texts, bests)
+            else:
+                for i, (text, best) in enumerate(zip(texts, bests)):
+                    if i and eng.match(texts[i - 1][-1]) and eng.match(text[0]):
+                        out[-1] = (out[-1][0] + text, out[-1][1] + best)
+                    else:
+                        out.append((text, best))
+                for i in range(first, len(out)):
+                    merged: list[str] = []
+                    merge_letters(out[i][1], merged)
+                    out[i] = (out[i][0], tuple(merged))
+            if first and out[first - 1][0][-1] in sticky:  # the block's first piece joins a sticky unit
+                out[first - 1 : first + 1] = [(out[first - 1][0] + out[first][0], out[first - 1][1] + out[first][1])]
+        return out
 
     def segment(clause: str) -> list[str]:
         out: list[str] = []
@@ -964,12 +1058,17 @@ def _cut_without_hmm(tokenizer: Any) -> Callable[[str], list[str]]:
                         out.extend(part)
         return out
 
-    return segment
+    return segment, units
 
 
 # --------------------------------------------------------------------------------------------
 # Matching
 # --------------------------------------------------------------------------------------------
+
+
+# A unit of a clause as jieba cuts it: (its text, its words). Units are cut only where no keyword or
+# exclusion can span the cut, so a keyword is found inside a unit or not at all.
+_Unit = tuple[str, tuple[str, ...]]
 
 
 class _Hit(NamedTuple):
@@ -1098,9 +1197,11 @@ class _Tally:
         self.evidence: dict[int, list[str]] = {}
         # Labels with a hit that was read in context; those never tallied were blocked by it.
         self.read: set[int] = set()
+        self.pairs: set[tuple[_Key, str]] = set()  # what was added: has() holds for each
 
     def add(self, key: _Key, surface: str) -> None:
         """Count a keyword once per post, and remember how it appeared."""
+        self.pairs.add((key, surface))
         self.weights.setdefault(key.label, {})[key.keyword] = key.weight
         seen = self.evidence.setdefault(key.label, [])
         if surface not in seen:
@@ -1140,6 +1241,16 @@ class _Reading:
             return False
         if not self.here.has(hit.key, hit.surface):
             self.unknown.append((hit.key, hit.surface))
+        return True
+
+    def all_settled(self, hits: Iterable[_Hit], pairs: frozenset[tuple[_Key, str]]) -> bool:
+        """Whether the post has counted every one of `hits` (their `pairs`) already, as settled()
+        for each would find; a quick check, in C, that may miss some (they are then read)."""
+        if not self.tally.pairs.issuperset(pairs):
+            return False
+        for hit in hits:
+            if not self.here.has(hit.key, hit.surface):
+                self.unknown.append((hit.key, hit.surface))
         return True
 
     def reads(self, hit: _Hit) -> None:
@@ -1184,31 +1295,10 @@ def _match_en(norm: str, compiled: _Compiled, tally: _Tally) -> None:
     need no context are tallied at once; the rest are read within their sentence."""
     tokens = _EN_POST_TOKEN.findall(norm)
     stems = _en_stems(tokens)
-    firsts, fast, lookup, n = compiled.en_firsts, compiled.en_fast, compiled.en_next, len(stems)
-    hits: list[_Hit] = []
-    excluded: list[tuple[int, int, int]] = []
-    done: set[str] = set()
-    last = n - 1
-    for i in [i for i, stem in enumerate(stems) if stem in firsts]:
-        stem = stems[i]
-        if stem in done:
-            continue
-        key = fast.get(stem)
-        if key is not None:
-            tally.add(key, tokens[i])
-            done.add(stem)
-            continue
-        by_next, alone = lookup[stem]
-        keys, exclude = (by_next.get(stems[i + 1]) or alone) if i < last else alone
-        for phrase, label in exclude:
-            if tuple(stems[i : i + len(phrase)]) == phrase:
-                excluded.append((label, i, i + len(phrase)))
-        for phrase, key in keys:
-            size = len(phrase)
-            if size == 1 or (i + size <= n and tuple(stems[i : i + size]) == phrase):
-                hits.append(_Hit(key, i, i + size, " ".join(tokens[i : i + size])))
+    hits, excluded, _ = _en_hits(tokens, stems, compiled, tally)
     if not hits:
         return
+    n = len(stems)
     cues = compiled.en_cues
     sentences: dict[int, tuple[int, int, bool | None, bool | None]] = {}
     ends: list[int] | None = None
@@ -1234,6 +1324,66 @@ def _match_en(norm: str, compiled: _Compiled, tally: _Tally) -> None:
         if "public" in blocks and _about_public_figure(" " + " ".join(stems[s0:s1]) + " ", cues.public, " "):
             continue
         tally.add(hit.key, hit.surface)
+
+
+def _en_hits(tokens: list[str], stems: list[str], compiled: _Compiled, tally: _Tally) -> tuple[list[_Hit], list[tuple[int, int, int]], int]:
+    """A post's keyword hits and exclusions (token positions), and how many hits left out were put
+    back; keywords that need no context at all are tallied at once. A one-word hit that needs no
+    context is listed once per keyword and surface: its repeats would only find it counted. That
+    holds unless one of them may be dropped (covered by an exclusion or a longer keyword of its
+    label), so when a label with such repeats has a longer hit or an exclusion in the post, its
+    repeats are put back (after the rest: hits in one place are of different labels)."""
+    firsts, fast, lookup, n = compiled.en_firsts, compiled.en_fast, compiled.en_next, len(stems)
+    free, simple = compiled.en_free, compiled.en_simple
+    hits: list[_Hit] = []
+    excluded: list[tuple[int, int, int]] = []
+    done: set[str] = set()
+    listed: set[tuple[_Key, str]] = set()
+    seen: set[str] = set()  # tokens of simple stems (see _Compiled.en_simple) already listed
+    left_out: list[tuple[_Key, int]] = []  # repeats not listed
+    left_at: list[int] = []  # positions of simple stems' repeats not listed
+    wide: set[int] = set()  # labels with a longer hit or an exclusion
+    last = n - 1
+    for i in [i for i, stem in enumerate(stems) if stem in firsts]:
+        stem = stems[i]
+        simple_keys = simple.get(stem)
+        if simple_keys is not None:
+            surface = tokens[i]
+            if surface in seen:
+                left_at.append(i)
+            else:
+                seen.add(surface)
+                hits += (_Hit(key, i, i + 1, surface) for key in simple_keys)
+            continue
+        if stem in done:
+            continue
+        key = fast.get(stem)
+        if key is not None:
+            tally.add(key, tokens[i])
+            done.add(stem)
+            continue
+        by_next, alone = lookup[stem]
+        keys, exclude = (by_next.get(stems[i + 1]) or alone) if i < last else alone
+        for phrase, label in exclude:
+            if tuple(stems[i : i + len(phrase)]) == phrase:
+                excluded.append((label, i, i + len(phrase)))
+                wide.add(label)
+        for phrase, key in keys:
+            size = len(phrase)
+            if size == 1:
+                surface = tokens[i]
+                if key in free:
+                    if (key, surface) in listed:
+                        left_out.append((key, i))
+                        continue
+                    listed.add((key, surface))
+                hits.append(_Hit(key, i, i + 1, surface))
+            elif i + size <= n and tuple(stems[i : i + size]) == phrase:
+                hits.append(_Hit(key, i, i + size, " ".join(tokens[i : i + size])))
+                wide.add(key.label)
+    left_out += ((key, i) for i in left_at for key in simple[stems[i]])
+    back = [_Hit(key, i, i + 1, tokens[i]) for key, i in left_out if key.label in wide] if wide else []
+    return hits + back if back else hits, excluded, len(back)
 
 
 def _en_question(stems: list[str], s0: int, s1: int, compiled: _Compiled, cache: dict[int, Any]) -> bool:
@@ -1268,6 +1418,48 @@ def _zh_clause_hits(tokens: list[str], compiled: _Compiled) -> tuple[list[_Hit],
                 affixes = compiled.affixes[token] = _affix_keys(token, keys)
             hits.extend(_Hit(key, i, i + 1, part) for part, key in affixes)
     return hits, excluded
+
+
+def _zh_unit_hits(
+    units: list[_Unit], compiled: _Compiled, reading: _Reading
+) -> tuple[list[str], list[_Hit], list[tuple[int, int, int]]]:
+    """_zh_clause_hits over a clause's units: (its words, hits, exclusions), each unit's found once
+    and kept. No hit or exclusion reaches beyond its unit, so units never interact, and a unit
+    that cannot change the tally is left out: one whose hits the post has all counted already
+    (as settled, for `reading`), and a repeat in the same clause of one whose hits all count
+    whatever their context (its first occurrence counts or settles each of them)."""
+    words = list(map(itemgetter(1), units))
+    tokens = list(chain.from_iterable(words))
+    hits: list[_Hit] = []
+    excluded: list[tuple[int, int, int]] = []
+    known = compiled.zh_units
+    again: set[str] = set()
+    for (text, unit), at in zip(units, accumulate(map(len, words), initial=0)):
+        entry = known.get(text)
+        if entry is None:
+            if len(known) >= _UNIT_CACHE_LIMIT:
+                known.clear()
+            found, gone = _zh_clause_hits(list(unit), compiled)
+            free = all(not hit.key.ask and not compiled.blocks[hit.key.label] for hit in found)
+            # Tuples: once the collector has seen them it stops tracking them (lists it never does).
+            pairs = frozenset((hit.key, hit.surface) for hit in found)
+            entry = known[text] = (tuple(found), tuple(gone), free, pairs) if found or gone else ()
+        if not entry:
+            continue
+        found, gone, free, pairs = entry
+        if free:
+            if text in again:
+                continue
+            again.add(text)
+        if reading.all_settled(found, pairs):
+            continue
+        if at:
+            hits += [_Hit(hit.key, hit.start + at, hit.end + at, hit.surface) for hit in found]
+            excluded += [(label, start + at, end + at) for label, start, end in gone]
+        else:
+            hits += found
+            excluded += gone
+    return tokens, hits, excluded
 
 
 def _affix_keys(token: str, keys: Mapping[str, list[_Key]]) -> tuple[tuple[str, _Key], ...]:
@@ -1423,8 +1615,14 @@ def _match_zh(sentence: str, found: tuple[tuple[int, str], ...], has_latin: bool
         text = clause.group()
         by_chars = _zh_char_hits(text, inside, compiled)
         if by_chars is None:
-            tokens = compiled.segment(text)
-            hits, excluded = _zh_clause_hits(tokens, compiled)
+            # Long clauses (threads, lists, unpunctuated posts) are read unit by unit, which pays
+            # once units repeat; short ones are cheaper to read whole.
+            units = compiled.units(text) if len(text) > _UNIT_CLAUSE_CHARS else None
+            if units is None:
+                tokens = compiled.segment(text)
+                hits, excluded = _zh_clause_hits(tokens, compiled)
+            else:
+                tokens, hits, excluded = _zh_unit_hits(units, compiled, reading)
             offsets = [0, *accumulate(map(len, tokens))]
         else:
             tokens, offsets = [], []
@@ -1544,6 +1742,6 @@ def tag_post(title: str, text: str, *, taxonomy: Taxonomy | None = None) -> Tags
     return Tags(
         topics=tuple(labels[i].id for i in ordered if labels[i].kind == "topic"),
         signals=tuple(labels[i].id for i in ordered if labels[i].kind == "signal"),
-        lang=detect_lang(raw),
+        lang="en" if raw.isascii() else detect_lang(raw),  # ASCII holds no Chinese character
         evidence={labels[i].id: evidence[i] for i in ordered},
     )
