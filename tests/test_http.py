@@ -25,6 +25,19 @@ def test_plain_get_and_conditional_304(server):
     assert server.hits("/f")[1].headers["if-modified-since"] == "Sat, 21 Nov 2026 10:00:00 GMT"
 
 
+def test_bodiless_answers_keep_their_connection(server):
+    """A 304, a redirect or an error page leaves its keep-alive connection reusable (an unread
+    response would close it, and a warm re-check would open one connection per feed)."""
+    server.routes["/f"] = static(RSS, etag='"v1"')
+    server.routes["/moved"] = lambda req: Reply(302, b"see /f", {"Location": "/f"})
+    server.routes["/err"] = lambda req: Reply(500, b"oops")
+    requests = [FetchRequest(server.url("/f"), etag='"v1"') for _ in range(4)]
+    requests += [FetchRequest(server.url("/moved"), etag='"v1"'), FetchRequest(server.url("/err"))]
+    results = run_fetches(requests, FetchLimits(concurrency=1, per_host=1))
+    assert [r.status_code for r in results] == [304] * 5 + [500]
+    assert len(server.seen) == 7 and len({s.client for s in server.seen}) == 1
+
+
 @pytest.mark.parametrize("encoding, pack", [("gzip", gzip.compress), ("br", brotli.compress)])
 def test_compressed_bodies(server, encoding, pack):
     server.routes["/z"] = lambda req: Reply(200, pack(RSS), {"Content-Encoding": encoding})
