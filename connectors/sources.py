@@ -113,6 +113,53 @@ async def fetch_all_async(tasks: Sequence[SourceTask], limits: FetchLimits = Fet
     return {t.source_id: b for t, b in zip(tasks, batches)}
 
 
+def fetch_streaming(tasks: Sequence[SourceTask], limits: FetchLimits = FetchLimits()) -> Iterator[tuple[int, Batch]]:
+    """Read every source on one client in this process, yielding (source_id, Batch) as each is
+    read, so the caller can store some while the rest are still on the network.
+
+    The event loop runs in a thread of its own: while the caller stores or tags (the GIL taken
+    in turns), fetches go on and none of their timeouts waits on it. Parsing happens on that
+    thread and tagging is left to the caller (which tags only new and changed posts), so this
+    suits runs with few bodies to read: a re-check that mostly hears 304, or a few sources.
+    """
+    import queue
+    import threading
+
+    out: queue.SimpleQueue = queue.SimpleQueue()
+    stop = threading.Event()  # the caller gave up: read no further source
+
+    async def one(task: SourceTask, fetcher: Fetcher) -> None:
+        if not stop.is_set():
+            out.put((task.source_id, await _read_one(task, fetcher)))
+
+    async def run() -> None:
+        async with Fetcher(limits) as fetcher:
+            await asyncio.gather(*(one(t, fetcher) for t in tasks))
+
+    def loop() -> None:
+        try:
+            asyncio.run(run())
+        finally:
+            out.put(None)
+
+    thread = threading.Thread(target=loop, name="guanxi-fetch", daemon=True)
+    thread.start()
+    unread = {t.source_id: t for t in tasks}
+    try:
+        while (item := out.get()) is not None:
+            unread.pop(item[0], None)
+            yield item
+    finally:
+        stop.set()
+    thread.join()
+    yield from _unread_failed(unread, "fetch: the fetching thread stopped before reading this source")
+
+
+def _unread_failed(unread: dict[int, SourceTask], error: str) -> Iterator[tuple[int, Batch]]:
+    for sid, task in unread.items():
+        yield sid, Batch(status="failed", final_url=task.url, error=error)
+
+
 # --- many sources: fetch, parse and tag in worker processes ----------------------------------
 
 def fetch_in_processes(tasks: Sequence[SourceTask], limits: FetchLimits, *, workers: int,
@@ -172,9 +219,7 @@ def fetch_in_processes(tasks: Sequence[SourceTask], limits: FetchLimits, *, work
             if proc.is_alive():
                 proc.kill()
                 proc.join()
-    for sid, task in unread.items():
-        yield sid, Batch(status="failed", final_url=task.url,
-                         error="fetch: the fetching process stopped before reading this source")
+    yield from _unread_failed(unread, "fetch: the fetching process stopped before reading this source")
 
 
 def _fetch_process(tasks: Sequence[SourceTask], taken, limits: FetchLimits,

@@ -14,8 +14,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from connectors.http import FetchLimits
-from connectors.sources import (SourceOptions, SourceTask, SpecError, fetch_all, fetch_in_processes,
-                                resolve_spec)
+from connectors.sources import (SourceOptions, SourceTask, SpecError, fetch_in_processes,
+                                fetch_streaming, resolve_spec)
 from guanxi import store
 from guanxi.config import Config, IngestConfig, PersonConfig
 from guanxi.limits import cap_entries, capped_note, record_notes
@@ -322,7 +322,7 @@ def plan_ingest(config: Config, *, now: datetime | None = None,
     return IngestPlan(now, sources, restore_secrets(tasks, config), waiting)
 
 
-POOL_FROM_SOURCES = 64     # below this, starting worker processes costs more than it saves
+POOL_FROM_SOURCES = 64     # bodies to read before worker processes save more than they cost
 STORE_EVERY_POSTS = 5_000  # posts fetched before they are stored in one short transaction
 
 
@@ -334,18 +334,22 @@ def fetch_limits(ic: IngestConfig) -> FetchLimits:
 
 def fetched(tasks: list[SourceTask], ic: IngestConfig, *,
             taxonomy_path: str | None = None) -> Iterator[tuple[int, Batch]]:
-    """Fetch sources concurrently, yielding (source_id, Batch) (no store, no config file: safe
-    on any worker).
+    """Fetch sources concurrently, yielding (source_id, Batch) as each is ready (no store, no
+    config file: safe on any worker), so the caller can store some while the rest are still on
+    the network.
 
-    With many sources, worker processes fetch, parse and tag (one per core, or
-    [ingest] parse_workers), and batches come back as they are ready, so the caller can store
-    some while the rest are still on the network.
+    Worker processes (one per core, or [ingest] parse_workers) fetch, parse and tag when there
+    are many bodies to read: from POOL_FROM_SOURCES sources never read or without validators.
+    A re-check of sources that all sent ETag or Last-Modified mostly hears 304s, and one client
+    in this process answers those for about half the CPU (no processes to start, no taxonomy
+    to load); its few changed feeds are parsed here and only their new posts tagged.
     """
     import multiprocessing
 
+    bodies = sum(t.kind != "export" and not (t.etag or t.last_modified) for t in tasks)
     # A daemonic process (e.g. a Dask worker) may not start processes of its own.
-    if sum(t.kind != "export" for t in tasks) < POOL_FROM_SOURCES or multiprocessing.current_process().daemon:
-        yield from fetch_all(tasks, fetch_limits(ic)).items()
+    if bodies < POOL_FROM_SOURCES or multiprocessing.current_process().daemon:
+        yield from fetch_streaming(tasks, fetch_limits(ic))
         return
     yield from fetch_in_processes(tasks, fetch_limits(ic), workers=ic.parse_workers or os.cpu_count() or 1,
                                   taxonomy_path=taxonomy_path)
@@ -403,7 +407,8 @@ def store_batches(config: Config, plan: IngestPlan, batches: dict[int, Batch], *
         record_fetches(con, [fetch_outcome(plan.sources[sid], batch, now, say)
                              for sid, batch in batches.items()])
         record_notes(con, notes, say)
-        new, updated = save_posts(con, records, now, taxonomy=load_taxonomy(config.taxonomy_path))
+        new, updated = save_posts(con, records, now,
+                                  taxonomy=load_taxonomy(config.taxonomy_path) if records else None)
         summary.posts_new += new
         summary.posts_updated += updated
         pause_point("store")  # test-only: a crash test kills the process here, mid-transaction

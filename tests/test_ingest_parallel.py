@@ -4,6 +4,7 @@ import os
 
 import connectors.sources
 import guanxi.ingest
+import transforms.tagging
 from tests.ingest_helpers import make_config, query, run_ingest
 from tests.loopback import static
 
@@ -39,6 +40,27 @@ def test_many_sources_are_tagged_in_workers_and_stored_in_waves(tmp_path, server
     assert query(cfg, "SELECT count(*) FROM sources WHERE etag IS NOT NULL") == [(SOURCES,)]
     again = run_ingest(cfg)  # every wave saved its validators: the re-check is all conditional
     assert (again.sources_not_modified, again.posts_new) == (SOURCES, 0)
+
+
+def test_a_recheck_is_read_in_this_process_and_tags_only_what_changed(tmp_path, server, monkeypatch):
+    """Sources that all hold validators mostly answer 304: one client here, no worker processes;
+    a feed that did change is parsed here and only its new post is tagged."""
+    cfg = many_feeds(tmp_path, server)
+    run_ingest(cfg)
+    server.routes["/f0.xml"] = static(feed(0).replace("<item>", "<item><guid>f0-new</guid><title>Moving"
+                                                      "</title><description>We are moving to Shanghai next"
+                                                      " month, any tips?</description></item><item>", 1),
+                                      etag='"e0-2"')
+    monkeypatch.setattr(guanxi.ingest, "fetch_in_processes", lambda *a, **kw: 1 / 0)
+    tagged = []
+    tag_post = transforms.tagging.tag_post
+    monkeypatch.setattr(transforms.tagging, "tag_post", lambda title, text, **kw: tagged.append(title)
+                        or tag_post(title, text, **kw))
+    again = run_ingest(cfg)
+    assert (again.sources_ok, again.sources_not_modified, again.posts_new) == (1, SOURCES - 1, 1)
+    assert tagged == ["Moving"]
+    assert query(cfg, "SELECT s.signal FROM posts p JOIN post_signals s USING (post_id) "
+                      "WHERE p.title = 'Moving'") == [("offer_help",)]
 
 
 def test_a_fetch_process_that_dies_fails_its_sources_not_the_run(tmp_path, server, monkeypatch):
