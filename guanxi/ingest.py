@@ -10,11 +10,11 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
 from connectors.http import FetchLimits
-from connectors.sources import (SourceOptions, SourceTask, SpecError, fetch_in_processes,
+from connectors.sources import (SourceOptions, SourceTask, SpecError, entry_stamp, fetch_in_processes,
                                 fetch_streaming, resolve_spec)
 from guanxi import store
 from guanxi.config import Config, IngestConfig, PersonConfig
@@ -318,8 +318,22 @@ def plan_ingest(config: Config, *, now: datetime | None = None,
     with store.write_window(config.store_path, wait_s=config.store_wait_s, say=say) as con:
         sync_config_roster(con, config, say)
         sources = {s.source_id: s for s in store.load_sources(con)}
-    tasks, waiting = due_tasks(sources.values(), now)
+        tasks, waiting = due_tasks(sources.values(), now)
+        if in_workers(tasks):  # they tag what they read: tell them what is stored already
+            tasks = with_known_entries(con, tasks)
     return IngestPlan(now, sources, restore_secrets(tasks, config), waiting)
+
+
+def with_known_entries(con, tasks: list[SourceTask]) -> list[SourceTask]:
+    """The tasks, each with the stamps of the entries stored from its source (identity and
+    content hash), so the worker that reads a feed tags only its new and edited entries."""
+    known: dict[int, set[int]] = {}
+    with store.rows_view(con, "_due", ["source_id"], [[t.source_id] for t in tasks]):
+        for sid, identity, chash in con.execute(
+                """SELECT l.source_id, l.identity, p.content_hash FROM post_links l
+                   JOIN posts p USING (post_id) WHERE l.source_id IN (SELECT source_id FROM _due)""").fetchall():
+            known.setdefault(sid, set()).add(entry_stamp(identity, chash))
+    return [replace(t, known=frozenset(known[t.source_id])) if t.source_id in known else t for t in tasks]
 
 
 POOL_FROM_SOURCES = 64     # bodies to read before worker processes save more than they cost
@@ -330,6 +344,16 @@ def fetch_limits(ic: IngestConfig) -> FetchLimits:
     return FetchLimits(read_s=ic.timeout_s, total_s=max(ic.timeout_s * 3, ic.timeout_s + 10),
                        max_bytes=ic.max_body_bytes, concurrency=ic.concurrency,
                        per_host=ic.per_host, user_agent=ic.user_agent)
+
+
+def in_workers(tasks: list[SourceTask]) -> bool:
+    """Whether `fetched` reads these in worker processes: many bodies to read, from
+    POOL_FROM_SOURCES sources never read or without validators."""
+    import multiprocessing
+
+    bodies = sum(t.kind != "export" and not (t.etag or t.last_modified) for t in tasks)
+    # A daemonic process (e.g. a Dask worker) may not start processes of its own.
+    return bodies >= POOL_FROM_SOURCES and not multiprocessing.current_process().daemon
 
 
 def fetched(tasks: list[SourceTask], ic: IngestConfig, *,
@@ -344,11 +368,7 @@ def fetched(tasks: list[SourceTask], ic: IngestConfig, *,
     in this process answers those for about half the CPU (no processes to start, no taxonomy
     to load); its few changed feeds are parsed here and only their new posts tagged.
     """
-    import multiprocessing
-
-    bodies = sum(t.kind != "export" and not (t.etag or t.last_modified) for t in tasks)
-    # A daemonic process (e.g. a Dask worker) may not start processes of its own.
-    if bodies < POOL_FROM_SOURCES or multiprocessing.current_process().daemon:
+    if not in_workers(tasks):
         yield from fetch_streaming(tasks, fetch_limits(ic))
         return
     yield from fetch_in_processes(tasks, fetch_limits(ic), workers=ic.parse_workers or os.cpu_count() or 1,

@@ -73,3 +73,24 @@ def test_a_fetch_process_that_dies_fails_its_sources_not_the_run(tmp_path, serve
     retry = run_ingest(cfg)  # failed sources wait out a back-off; none was stored half-way
     assert query(cfg, "SELECT count(*) FROM posts") == [(0,)]
     assert retry.sources_skipped == SOURCES
+
+
+def test_workers_tag_only_the_entries_that_are_new_or_edited(tmp_path, server, monkeypatch):
+    """Feeds without validators answer 200 every time: the workers skip the stored entries."""
+    for n in range(SOURCES):
+        server.routes[f"/f{n}.xml"] = static(feed(n))  # no ETag, no Last-Modified
+    cfg = make_config(tmp_path, {f"Person {n}": [server.url(f"/f{n}.xml")] for n in range(SOURCES)},
+                      extra="[ingest]\nparse_workers = 2\n")
+    run_ingest(cfg)
+    edited = feed(0).replace("Entry 1 of feed 0.", "Entry 1 of feed 0. My father passed away last week.")
+    server.routes["/f0.xml"] = static(edited)
+    seen = []
+    in_processes = guanxi.ingest.fetch_in_processes
+    monkeypatch.setattr(guanxi.ingest, "fetch_in_processes", lambda *a, **kw: (
+        seen.append(item) or item for item in in_processes(*a, **kw)))
+    again = run_ingest(cfg)
+    tagged = [e.title for _, b in seen for e in b.entries if e.tags is not None]
+    assert len(seen) == SOURCES and tagged == ["News 0.1"]
+    assert (again.sources_ok, again.posts_new, again.posts_updated) == (SOURCES, 0, 1)
+    assert ("check_in",) in query(cfg, "SELECT s.signal FROM posts p JOIN post_signals s USING (post_id) "
+                                       "WHERE p.title = 'News 0.1'")  # its new tags stored
