@@ -215,11 +215,7 @@ class Fetcher:
     async def fetch(self, req: FetchRequest) -> FetchResult:
         start = time.monotonic()
         async with self._global:
-            try:
-                result = await asyncio.wait_for(self._fetch(req), self.limits.total_s)
-            except asyncio.TimeoutError:
-                result = FetchResult(req.url, req.url,
-                                     error=f"fetch: gave up after {self.limits.total_s:g} s (total deadline)")
+            result = await self._fetch(req)
         result.elapsed_s = time.monotonic() - start
         return result
 
@@ -231,13 +227,19 @@ class Fetcher:
             headers["If-None-Match"] = req.etag
         if req.last_modified:
             headers["If-Modified-Since"] = req.last_modified
+        deadline = None  # the total deadline runs from the first request sent, not while queued here
         for _hop in range(MAX_REDIRECTS + 1):
             scheme = urlsplit(url).scheme.lower()
             if scheme not in ("http", "https"):
                 return FetchResult(req.url, url, error=f"fetch: refused non-http(s) URL {url[:200]}")
             try:
-                async with self._host_sem(url):
-                    resp_or_result = await self._one(req.url, url, headers)
+                async with self._host_sem(url), self._pool(url) as client:
+                    deadline = deadline or asyncio.get_running_loop().time() + self.limits.total_s
+                    async with asyncio.timeout_at(deadline):
+                        resp_or_result = await self._one(client, req.url, url, headers)
+            except TimeoutError:
+                return FetchResult(req.url, url,
+                                   error=f"fetch: gave up after {self.limits.total_s:g} s (total deadline)")
             except httpx.TimeoutException as exc:
                 kind = "connect" if isinstance(exc, httpx.ConnectTimeout) else "read"
                 return FetchResult(req.url, url, error=f"fetch: {kind} timeout at {url[:200]}")
@@ -255,10 +257,10 @@ class Fetcher:
             url = urljoin(url, location)
         return FetchResult(req.url, url, error=f"fetch: more than {MAX_REDIRECTS} redirects")
 
-    async def _one(self, original: str, url: str, headers: dict[str, str]):
+    async def _one(self, client: httpx.AsyncClient, original: str, url: str, headers: dict[str, str]):
         """One request; returns (status, location) for a redirect, else a FetchResult."""
         cap = self.limits.max_bytes
-        async with self._pool(url) as client, client.stream("GET", url, headers=headers) as resp:
+        async with client.stream("GET", url, headers=headers) as resp:
             status = resp.status_code
             hdrs = {k.lower(): v for k, v in resp.headers.items()}
             if status in PERMANENT | TEMPORARY or status == 304 or status >= 400:

@@ -95,6 +95,15 @@ def test_timeouts_are_bounded(server):
     assert drip.error == "fetch: gave up after 1 s (total deadline)" and drip.elapsed_s < 3
 
 
+def test_waiting_for_a_host_slot_does_not_count_against_the_total_deadline(server):
+    """With one request at a time per host, the third of three 0.4 s answers waits 0.8 s for
+    its turn: only its own exchange counts towards the 0.6 s deadline, so none gives up."""
+    server.routes["/slow"] = lambda req: Reply(200, RSS, delay_s=0.4)
+    results = run_fetches([FetchRequest(server.url("/slow")) for _ in range(3)],
+                          FetchLimits(per_host=1, read_s=5, total_s=0.6))
+    assert [r.error for r in results] == [None] * 3 and len(server.hits("/slow")) == 3
+
+
 def test_connection_refused_is_data_not_exception():
     res = fetch("http://127.0.0.1:9/feed")
     assert not res.ok and res.error.startswith("fetch: ConnectError")
