@@ -17,7 +17,7 @@ from typing import Protocol
 
 from connectors.http import FetchLimits, FetchRequest, FetchResult, Fetcher
 from guanxi.errors import GuanxiError
-from guanxi.models import Batch, FeedMeta
+from guanxi.models import Batch, Entry, FeedMeta
 
 
 class SpecError(GuanxiError, ValueError):
@@ -48,6 +48,17 @@ class SourceTask:
     url: str
     etag: str | None = None
     last_modified: str | None = None
+    # What is stored from this source (see entry_stamp); its entries the workers need not tag.
+    known: frozenset[int] = frozenset()
+
+
+def entry_stamp(identity: str, content_hash: str) -> int:
+    """One stored entry (its identity key within its source and its content hash) as an int.
+
+    Python's hash: the same in the forked worker processes as in the process that made the
+    stamps. A collision costs nothing but a tag made later, in the storing process.
+    """
+    return hash((identity, content_hash))
 
 
 class Connector(Protocol):
@@ -113,6 +124,53 @@ async def fetch_all_async(tasks: Sequence[SourceTask], limits: FetchLimits = Fet
     return {t.source_id: b for t, b in zip(tasks, batches)}
 
 
+def fetch_streaming(tasks: Sequence[SourceTask], limits: FetchLimits = FetchLimits()) -> Iterator[tuple[int, Batch]]:
+    """Read every source on one client in this process, yielding (source_id, Batch) as each is
+    read, so the caller can store some while the rest are still on the network.
+
+    The event loop runs in a thread of its own: while the caller stores or tags (the GIL taken
+    in turns), fetches go on and none of their timeouts waits on it. Parsing happens on that
+    thread and tagging is left to the caller (which tags only new and changed posts), so this
+    suits runs with few bodies to read: a re-check that mostly hears 304, or a few sources.
+    """
+    import queue
+    import threading
+
+    out: queue.SimpleQueue = queue.SimpleQueue()
+    stop = threading.Event()  # the caller gave up: read no further source
+
+    async def one(task: SourceTask, fetcher: Fetcher) -> None:
+        if not stop.is_set():
+            out.put((task.source_id, await _read_one(task, fetcher)))
+
+    async def run() -> None:
+        async with Fetcher(limits) as fetcher:
+            await asyncio.gather(*(one(t, fetcher) for t in tasks))
+
+    def loop() -> None:
+        try:
+            asyncio.run(run())
+        finally:
+            out.put(None)
+
+    thread = threading.Thread(target=loop, name="guanxi-fetch", daemon=True)
+    thread.start()
+    unread = {t.source_id: t for t in tasks}
+    try:
+        while (item := out.get()) is not None:
+            unread.pop(item[0], None)
+            yield item
+    finally:
+        stop.set()
+    thread.join()
+    yield from _unread_failed(unread, "fetch: the fetching thread stopped before reading this source")
+
+
+def _unread_failed(unread: dict[int, SourceTask], error: str) -> Iterator[tuple[int, Batch]]:
+    for sid, task in unread.items():
+        yield sid, Batch(status="failed", final_url=task.url, error=error)
+
+
 # --- many sources: fetch, parse and tag in worker processes ----------------------------------
 
 def fetch_in_processes(tasks: Sequence[SourceTask], limits: FetchLimits, *, workers: int,
@@ -172,13 +230,11 @@ def fetch_in_processes(tasks: Sequence[SourceTask], limits: FetchLimits, *, work
             if proc.is_alive():
                 proc.kill()
                 proc.join()
-    for sid, task in unread.items():
-        yield sid, Batch(status="failed", final_url=task.url,
-                         error="fetch: the fetching process stopped before reading this source")
+    yield from _unread_failed(unread, "fetch: the fetching process stopped before reading this source")
 
 
 def _fetch_process(tasks: Sequence[SourceTask], taken, limits: FetchLimits,
-                   tag: Callable[[Batch], Batch], out) -> None:
+                   tag: Callable[[Batch, frozenset[int]], Batch], out) -> None:
     """A worker process: read sources until none is left, send each tagged Batch back, then None.
     If the storing process dies (even by SIGKILL), this one stops too instead of lingering."""
     import os
@@ -196,7 +252,7 @@ def _fetch_process(tasks: Sequence[SourceTask], taken, limits: FetchLimits,
 
     async def lane(fetcher: Fetcher) -> None:
         while (i := take()) < len(tasks):
-            out.put((tasks[i].source_id, tag(await _read_one(tasks[i], fetcher))))
+            out.put((tasks[i].source_id, tag(await _read_one(tasks[i], fetcher), tasks[i].known)))
 
     async def run() -> None:
         async with Fetcher(limits) as fetcher:
@@ -211,13 +267,19 @@ def _fetch_process(tasks: Sequence[SourceTask], taken, limits: FetchLimits,
 ZH_WARM_UP = "今天团队的项目上线了"  # a first Chinese post loads the segmenter's dictionary
 
 
-def batch_tagger(taxonomy_path: str | None, *, warm_up: bool = False) -> Callable[[Batch], Batch]:
+def batch_tagger(taxonomy_path: str | None, *,
+                 warm_up: bool = False) -> Callable[[Batch, frozenset[int]], Batch]:
     """Tag a Batch's entries with the taxonomy loaded once here (the store checks its
     fingerprint), and drop the raw HTML: text and image are extracted, so it is not stored.
+
+    An entry among the source's `known` stamps (stored, same identity, same words) is left
+    untagged: the store keeps its row and its tags as they are, so tagging it would be wasted.
+    (Were it needed after all, the store tags an untagged post itself.)
 
     With `warm_up` the Chinese segmenter is loaded here too (about 2 s of CPU): made before the
     fetching processes fork, it is loaded once and its memory shared, not once per process.
     """
+    from transforms.identity import content_hash, identity_key
     from transforms.tagging import load_taxonomy, tag_post, taxonomy_fingerprint
 
     taxonomy = load_taxonomy(taxonomy_path)
@@ -225,9 +287,17 @@ def batch_tagger(taxonomy_path: str | None, *, warm_up: bool = False) -> Callabl
     if warm_up:
         tag_post("", ZH_WARM_UP, taxonomy=taxonomy)
 
-    def tag(batch: Batch) -> Batch:
+    def stored(e: Entry, known: frozenset[int]) -> bool:
+        if not known:
+            return False
+        key, chash = identity_key(e), content_hash(e.title, e.text)
+        # A feed repeating a guid stores the repeat under guid#hash (guanxi.ingest.records_for).
+        return entry_stamp(key, chash) in known or entry_stamp(f"{key}#{chash[:12]}", chash) in known
+
+    def tag(batch: Batch, known: frozenset[int] = frozenset()) -> Batch:
         if batch.status == "ok":
-            batch.entries = [replace(e, html=None, tagged_with=fingerprint,
+            batch.entries = [replace(e, html=None) if stored(e, known) else
+                             replace(e, html=None, tagged_with=fingerprint,
                                      tags=tag_post(e.title, e.text, taxonomy=taxonomy))
                              for e in batch.entries]
         return batch

@@ -10,12 +10,12 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
 from connectors.http import FetchLimits
-from connectors.sources import (SourceOptions, SourceTask, SpecError, fetch_all, fetch_in_processes,
-                                resolve_spec)
+from connectors.sources import (SourceOptions, SourceTask, SpecError, entry_stamp, fetch_in_processes,
+                                fetch_streaming, resolve_spec)
 from guanxi import store
 from guanxi.config import Config, IngestConfig, PersonConfig
 from guanxi.limits import cap_entries, capped_note, record_notes
@@ -319,11 +319,25 @@ def plan_ingest(config: Config, *, now: datetime | None = None,
     with store.write_window(config.store_path, wait_s=config.store_wait_s, say=say) as con:
         sync_config_roster(con, config, say)
         sources = {s.source_id: s for s in store.load_sources(con)}
-    tasks, waiting = due_tasks(sources.values(), now)
+        tasks, waiting = due_tasks(sources.values(), now)
+        if in_workers(tasks):  # they tag what they read: tell them what is stored already
+            tasks = with_known_entries(con, tasks)
     return IngestPlan(now, sources, restore_secrets(tasks, config), waiting)
 
 
-POOL_FROM_SOURCES = 64     # below this, starting worker processes costs more than it saves
+def with_known_entries(con, tasks: list[SourceTask]) -> list[SourceTask]:
+    """The tasks, each with the stamps of the entries stored from its source (identity and
+    content hash), so the worker that reads a feed tags only its new and edited entries."""
+    known: dict[int, set[int]] = {}
+    with store.rows_view(con, "_due", ["source_id"], [[t.source_id] for t in tasks]):
+        for sid, identity, chash in con.execute(
+                """SELECT l.source_id, l.identity, p.content_hash FROM post_links l
+                   JOIN posts p USING (post_id) WHERE l.source_id IN (SELECT source_id FROM _due)""").fetchall():
+            known.setdefault(sid, set()).add(entry_stamp(identity, chash))
+    return [replace(t, known=frozenset(known[t.source_id])) if t.source_id in known else t for t in tasks]
+
+
+POOL_FROM_SOURCES = 64     # bodies to read before worker processes save more than they cost
 STORE_EVERY_POSTS = 5_000  # posts fetched before they are stored in one short transaction
 
 
@@ -333,20 +347,30 @@ def fetch_limits(ic: IngestConfig) -> FetchLimits:
                        per_host=ic.per_host, user_agent=ic.user_agent)
 
 
-def fetched(tasks: list[SourceTask], ic: IngestConfig, *,
-            taxonomy_path: str | None = None) -> Iterator[tuple[int, Batch]]:
-    """Fetch sources concurrently, yielding (source_id, Batch) (no store, no config file: safe
-    on any worker).
-
-    With many sources, worker processes fetch, parse and tag (one per core, or
-    [ingest] parse_workers), and batches come back as they are ready, so the caller can store
-    some while the rest are still on the network.
-    """
+def in_workers(tasks: list[SourceTask]) -> bool:
+    """Whether `fetched` reads these in worker processes: many bodies to read, from
+    POOL_FROM_SOURCES sources never read or without validators."""
     import multiprocessing
 
+    bodies = sum(t.kind != "export" and not (t.etag or t.last_modified) for t in tasks)
     # A daemonic process (e.g. a Dask worker) may not start processes of its own.
-    if sum(t.kind != "export" for t in tasks) < POOL_FROM_SOURCES or multiprocessing.current_process().daemon:
-        yield from fetch_all(tasks, fetch_limits(ic)).items()
+    return bodies >= POOL_FROM_SOURCES and not multiprocessing.current_process().daemon
+
+
+def fetched(tasks: list[SourceTask], ic: IngestConfig, *,
+            taxonomy_path: str | None = None) -> Iterator[tuple[int, Batch]]:
+    """Fetch sources concurrently, yielding (source_id, Batch) as each is ready (no store, no
+    config file: safe on any worker), so the caller can store some while the rest are still on
+    the network.
+
+    Worker processes (one per core, or [ingest] parse_workers) fetch, parse and tag when there
+    are many bodies to read: from POOL_FROM_SOURCES sources never read or without validators.
+    A re-check of sources that all sent ETag or Last-Modified mostly hears 304s, and one client
+    in this process answers those for about half the CPU (no processes to start, no taxonomy
+    to load); its few changed feeds are parsed here and only their new posts tagged.
+    """
+    if not in_workers(tasks):
+        yield from fetch_streaming(tasks, fetch_limits(ic))
         return
     yield from fetch_in_processes(tasks, fetch_limits(ic), workers=ic.parse_workers or os.cpu_count() or 1,
                                   taxonomy_path=taxonomy_path)
@@ -387,7 +411,9 @@ def store_batches(config: Config, plan: IngestPlan, batches: dict[int, Batch], *
     summary = summary or IngestSummary(sources_skipped=plan.waiting)
     records: list[PostRecord] = []
     notes: dict[int, str | None] = {}
-    for sid, batch in batches.items():
+    # In source order, not arrival order: when two sources of a wave carry the same post (one
+    # post cross-posted to two platforms), the same one becomes the post, the other its link.
+    for sid, batch in sorted(batches.items()):
         src = plan.sources[sid]
         if batch.status == "ok":
             summary.sources_ok += 1
@@ -406,7 +432,8 @@ def store_batches(config: Config, plan: IngestPlan, batches: dict[int, Batch], *
         record_fetches(con, [fetch_outcome(plan.sources[sid], batch, now, say)
                              for sid, batch in batches.items()])
         record_notes(con, notes, say)
-        new, updated = save_posts(con, records, now, taxonomy=load_taxonomy(config.taxonomy_path))
+        new, updated = save_posts(con, records, now,
+                                  taxonomy=load_taxonomy(config.taxonomy_path) if records else None)
         summary.posts_new += new
         summary.posts_updated += updated
         pause_point("store")  # test-only: a crash test kills the process here, mid-transaction

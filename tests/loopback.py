@@ -23,6 +23,7 @@ class Reply:
 class Seen:
     path: str
     headers: dict[str, str]
+    client: tuple = ()  # the client's (address, port): one per connection
 
 
 Route = Callable[[Seen], Reply]
@@ -40,7 +41,7 @@ class LoopbackServer:
             protocol_version = "HTTP/1.1"
 
             def do_GET(self) -> None:  # noqa: N802
-                req = Seen(self.path, {k.lower(): v for k, v in self.headers.items()})
+                req = Seen(self.path, {k.lower(): v for k, v in self.headers.items()}, self.client_address)
                 outer.seen.append(req)
                 route = outer.routes.get(self.path.split("?", 1)[0])
                 reply = route(req) if route else Reply(404, b"not found")

@@ -25,6 +25,19 @@ def test_plain_get_and_conditional_304(server):
     assert server.hits("/f")[1].headers["if-modified-since"] == "Sat, 21 Nov 2026 10:00:00 GMT"
 
 
+def test_bodiless_answers_keep_their_connection(server):
+    """A 304, a redirect or an error page leaves its keep-alive connection reusable (an unread
+    response would close it, and a warm re-check would open one connection per feed)."""
+    server.routes["/f"] = static(RSS, etag='"v1"')
+    server.routes["/moved"] = lambda req: Reply(302, b"see /f", {"Location": "/f"})
+    server.routes["/err"] = lambda req: Reply(500, b"oops")
+    requests = [FetchRequest(server.url("/f"), etag='"v1"') for _ in range(4)]
+    requests += [FetchRequest(server.url("/moved"), etag='"v1"'), FetchRequest(server.url("/err"))]
+    results = run_fetches(requests, FetchLimits(concurrency=1, per_host=1))
+    assert [r.status_code for r in results] == [304] * 5 + [500]
+    assert len(server.seen) == 7 and len({s.client for s in server.seen}) == 1
+
+
 @pytest.mark.parametrize("encoding, pack", [("gzip", gzip.compress), ("br", brotli.compress)])
 def test_compressed_bodies(server, encoding, pack):
     server.routes["/z"] = lambda req: Reply(200, pack(RSS), {"Content-Encoding": encoding})
@@ -80,6 +93,15 @@ def test_timeouts_are_bounded(server):
     assert res.error == f"fetch: read timeout at {server.url('/hang')}"
     drip = fetch(server.url("/drip"), FetchLimits(read_s=5, total_s=1))
     assert drip.error == "fetch: gave up after 1 s (total deadline)" and drip.elapsed_s < 3
+
+
+def test_waiting_for_a_host_slot_does_not_count_against_the_total_deadline(server):
+    """With one request at a time per host, the third of three 0.4 s answers waits 0.8 s for
+    its turn: only its own exchange counts towards the 0.6 s deadline, so none gives up."""
+    server.routes["/slow"] = lambda req: Reply(200, RSS, delay_s=0.4)
+    results = run_fetches([FetchRequest(server.url("/slow")) for _ in range(3)],
+                          FetchLimits(per_host=1, read_s=5, total_s=0.6))
+    assert [r.error for r in results] == [None] * 3 and len(server.hits("/slow")) == 3
 
 
 def test_connection_refused_is_data_not_exception():

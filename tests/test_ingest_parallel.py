@@ -4,6 +4,7 @@ import os
 
 import connectors.sources
 import guanxi.ingest
+import transforms.tagging
 from tests.ingest_helpers import make_config, query, run_ingest
 from tests.loopback import static
 
@@ -41,6 +42,27 @@ def test_many_sources_are_tagged_in_workers_and_stored_in_waves(tmp_path, server
     assert (again.sources_not_modified, again.posts_new) == (SOURCES, 0)
 
 
+def test_a_recheck_is_read_in_this_process_and_tags_only_what_changed(tmp_path, server, monkeypatch):
+    """Sources that all hold validators mostly answer 304: one client here, no worker processes;
+    a feed that did change is parsed here and only its new post is tagged."""
+    cfg = many_feeds(tmp_path, server)
+    run_ingest(cfg)
+    server.routes["/f0.xml"] = static(feed(0).replace("<item>", "<item><guid>f0-new</guid><title>Moving"
+                                                      "</title><description>We are moving to Shanghai next"
+                                                      " month, any tips?</description></item><item>", 1),
+                                      etag='"e0-2"')
+    monkeypatch.setattr(guanxi.ingest, "fetch_in_processes", lambda *a, **kw: 1 / 0)
+    tagged = []
+    tag_post = transforms.tagging.tag_post
+    monkeypatch.setattr(transforms.tagging, "tag_post", lambda title, text, **kw: tagged.append(title)
+                        or tag_post(title, text, **kw))
+    again = run_ingest(cfg)
+    assert (again.sources_ok, again.sources_not_modified, again.posts_new) == (1, SOURCES - 1, 1)
+    assert tagged == ["Moving"]
+    assert query(cfg, "SELECT s.signal FROM posts p JOIN post_signals s USING (post_id) "
+                      "WHERE p.title = 'Moving'") == [("offer_help",)]
+
+
 def test_a_fetch_process_that_dies_fails_its_sources_not_the_run(tmp_path, server, monkeypatch):
     cfg = many_feeds(tmp_path, server)
     monkeypatch.setattr(connectors.sources, "_fetch_process", lambda *args: os._exit(3))
@@ -66,3 +88,24 @@ def test_posts_cross_processes_as_constructor_calls_and_come_back_equal():
                                           None, "https://x/i.jpg", "en", True, "public", tags, "fp"))
     back = pickle.loads(pickle.dumps(entry, protocol=pickle.HIGHEST_PROTOCOL))
     assert back == entry and back.tags.evidence == tags.evidence
+
+
+def test_workers_tag_only_the_entries_that_are_new_or_edited(tmp_path, server, monkeypatch):
+    """Feeds without validators answer 200 every time: the workers skip the stored entries."""
+    for n in range(SOURCES):
+        server.routes[f"/f{n}.xml"] = static(feed(n))  # no ETag, no Last-Modified
+    cfg = make_config(tmp_path, {f"Person {n}": [server.url(f"/f{n}.xml")] for n in range(SOURCES)},
+                      extra="[ingest]\nparse_workers = 2\n")
+    run_ingest(cfg)
+    edited = feed(0).replace("Entry 1 of feed 0.", "Entry 1 of feed 0. My father passed away last week.")
+    server.routes["/f0.xml"] = static(edited)
+    seen = []
+    in_processes = guanxi.ingest.fetch_in_processes
+    monkeypatch.setattr(guanxi.ingest, "fetch_in_processes", lambda *a, **kw: (
+        seen.append(item) or item for item in in_processes(*a, **kw)))
+    again = run_ingest(cfg)
+    tagged = [e.title for _, b in seen for e in b.entries if e.tags is not None]
+    assert len(seen) == SOURCES and tagged == ["News 0.1"]
+    assert (again.sources_ok, again.posts_new, again.posts_updated) == (SOURCES, 0, 1)
+    assert ("check_in",) in query(cfg, "SELECT s.signal FROM posts p JOIN post_signals s USING (post_id) "
+                                       "WHERE p.title = 'News 0.1'")  # its new tags stored
