@@ -71,3 +71,22 @@ def test_only_the_newest_few_states_are_kept(tmp_path, monkeypatch):
     assert len(_states(tmp_path)) == zh_cache._KEEP
     assert zh_cache.load(f"k{zh_cache._KEEP + 2}") == {"n": zh_cache._KEEP + 2}
     assert zh_cache.load("missing") is None
+
+
+def test_scorer_weights_come_back_from_the_cache_equal_and_a_bad_file_is_rebuilt(tmp_path, monkeypatch):
+    from transforms.scorer import WEIGHTS, load_scorer, read_weights, scorer_from_dict, weights_fingerprint
+
+    monkeypatch.setenv("GUANXI_CACHE_DIR", str(tmp_path))
+    built = scorer_from_dict(read_weights(), weights_fingerprint())
+    load_scorer.cache_clear()
+    try:
+        assert load_scorer(WEIGHTS) == built  # built, then saved
+        [saved] = tmp_path.glob("scorer-*.pickle")
+        load_scorer.cache_clear()
+        assert load_scorer(WEIGHTS) == built  # read back
+        saved.write_bytes(b"\x80\x05 truncated")
+        load_scorer.cache_clear()
+        assert load_scorer(WEIGHTS) == built  # rebuilt and rewritten
+        assert zh_cache.load(saved.name[len("scorer-"):-len(".pickle")], kind="scorer") == built
+    finally:
+        load_scorer.cache_clear()

@@ -253,8 +253,16 @@ def load_scorer(path: Path = WEIGHTS) -> Scorer | None:
     """The shipped scorer, read once per process; None when no weights file is there."""
     if not path.exists():
         return None
+    from transforms import zh_cache
+
     blob = gzip.decompress(path.read_bytes())
-    return scorer_from_dict(json.loads(blob), _digest(blob))
+    digest = _digest(blob)
+    key = zh_cache.cache_key("scorer", FORMAT, digest)
+    scorer = zh_cache.load(key, kind="scorer")
+    if not isinstance(scorer, Scorer) or scorer.fingerprint != digest:
+        scorer = scorer_from_dict(json.loads(blob), digest)
+        zh_cache.save(key, scorer, kind="scorer")
+    return scorer
 
 
 class Bound(NamedTuple):
