@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import resource
 import socket
 import subprocess
 import sys
@@ -24,7 +23,7 @@ import time
 import urllib.request
 from pathlib import Path
 
-from benchmarks.run import VENV_BIN, _tree, machine, print_table, start_server, stats, write_config
+from benchmarks.run import VENV_BIN, _tree, children_cpu, machine, print_table, start_server, stats, write_config
 
 FLOW = "import sys; from flows.pipeline import ingest; print(ingest(config_path=sys.argv[1])['summary'])"
 
@@ -35,20 +34,15 @@ def _cpu_s(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def _children_cpu() -> float:
-    r = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return r.ru_utime + r.ru_stime
-
-
 def _run(cmd: list[str], env: dict) -> tuple[float, float, str]:
     """(wall s, CPU s of the process and every process it reaped, last line of its stdout)."""
-    cpu_before, start = _children_cpu(), time.perf_counter()
+    cpu_before, start = children_cpu(), time.perf_counter()
     p = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=1800)
     elapsed = time.perf_counter() - start
     if p.returncode != 0:
         raise SystemExit(f"bench: {' '.join(cmd[:3])} failed: {p.stderr.strip().splitlines()[-1:]}")
     # RUSAGE_CHILDREN grows by exactly this child's tree once it has been waited for.
-    return elapsed, _children_cpu() - cpu_before, (p.stdout.strip().splitlines() or [""])[-1]
+    return elapsed, children_cpu() - cpu_before, (p.stdout.strip().splitlines() or [""])[-1]
 
 
 def _start_prefect_server(home: Path, env: dict) -> tuple[subprocess.Popen, str]:

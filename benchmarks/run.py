@@ -23,7 +23,7 @@ import tempfile
 import threading
 import time
 import urllib.request
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 from pathlib import Path
 
 VENV_BIN = Path(sys.executable).parent
@@ -83,6 +83,12 @@ def timed_cli(cfg: Path, *args: str, memory: dict | None = None) -> tuple[float,
     if p.returncode != 0:
         raise SystemExit(f"bench: guanxi {' '.join(args)} failed: {err.strip()[-500:]}")
     return elapsed, out
+
+
+def children_cpu() -> float:
+    """CPU seconds (user + system) of every child process waited for so far, and theirs."""
+    r = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return r.ru_utime + r.ru_stime
 
 
 def _sample_memory(p: subprocess.Popen, memory: dict) -> None:
@@ -211,21 +217,16 @@ def bench_tagging(n: int) -> list[tuple[str, str]]:
 def bench_tag_cli(limit: int | None = None) -> list[tuple[str, str]]:
     """`guanxi tag` (the contract's command, start-up included) on the labelled training posts:
     real-shaped social posts, each text distinct, Chinese and English."""
-    import resource
-
     fixtures = Path(__file__).resolve().parent.parent / "tests" / "fixtures"
     lines = [line for path in sorted(fixtures.glob("train_*_posts.jsonl"))
              for line in path.read_text(encoding="utf-8").splitlines() if line.strip()][:limit]
     posts = [json.loads(line) for line in lines]
     stdin = "".join(json.dumps({"id": str(i), "text": p["text"], "title": p.get("title") or ""},
                                ensure_ascii=False) + "\n" for i, p in enumerate(posts))
-    before = resource.getrusage(resource.RUSAGE_CHILDREN)
-    start = time.perf_counter()
+    cpu, start = children_cpu(), time.perf_counter()
     out = subprocess.run([str(VENV_BIN / "guanxi"), "tag"], input=stdin, capture_output=True,
                          text=True, check=True).stdout
-    wall = time.perf_counter() - start
-    after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    cpu = after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
+    wall, cpu = time.perf_counter() - start, children_cpu() - cpu
     if len(out.splitlines()) != len(posts):
         raise SystemExit(f"bench: guanxi tag answered {len(out.splitlines())} lines for {len(posts)} posts")
     chars = sum(len(p["text"]) for p in posts) / len(posts)

@@ -113,17 +113,6 @@ def resolve_spec(spec: str, *, rsshub_base_url: str | None = None, base_dir: str
     return ResolvedSpec(kind, connector_for(kind).resolve(rest, spec, options=options, base_dir=base_dir))
 
 
-def fetch_all(tasks: Sequence[SourceTask], limits: FetchLimits = FetchLimits()) -> dict[int, Batch]:
-    """Read every source (network ones concurrently on one client); a Batch per source id."""
-    return asyncio.run(fetch_all_async(tasks, limits))
-
-
-async def fetch_all_async(tasks: Sequence[SourceTask], limits: FetchLimits = FetchLimits()) -> dict[int, Batch]:
-    async with Fetcher(limits) as fetcher:
-        batches = await asyncio.gather(*(_read_one(t, fetcher) for t in tasks))
-    return {t.source_id: b for t, b in zip(tasks, batches)}
-
-
 def fetch_streaming(tasks: Sequence[SourceTask], limits: FetchLimits = FetchLimits()) -> Iterator[tuple[int, Batch]]:
     """Read every source on one client in this process, yielding (source_id, Batch) as each is
     read, so the caller can store some while the rest are still on the network.

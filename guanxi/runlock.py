@@ -13,7 +13,7 @@ import fcntl
 import os
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from guanxi.errors import GuanxiError
@@ -42,17 +42,9 @@ def run_lock(store_path: Path, *, what: str = "run") -> Iterator[Path]:
             fd, depth = _held[key]
             _held[key] = (fd, depth + 1)
         else:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                holder = _read_holder(fd)
-                os.close(fd)
-                raise RunLocked(f"{what}: another Guanxi run holds {path}{holder}; "
-                                "it will finish on its own, try again afterwards") from None
-            os.ftruncate(fd, 0)
-            os.write(fd, f"{os.getpid()}\n".encode())
+            fd = _take(path, wait_s=0, busy=lambda holder: (
+                f"{what}: another Guanxi run holds {path}{holder}; "
+                "it will finish on its own, try again afterwards"))
             _held[key] = (fd, 1)
     try:
         yield path
@@ -80,28 +72,36 @@ def send_lock(store_path: Path, *, wait_s: float) -> Iterator[Path]:
     find the day unsent in the ledger and both deliver: the second waits here for the first,
     then reads the ledger it left. Not re-entrant; a run lock holder may take it.
     """
-    path = send_lock_path(store_path)
+    fd = _take(send_lock_path(store_path), wait_s=wait_s, busy=lambda holder: (
+        f"mail: another send of this digest{holder} is still running after {wait_s:g} s; "
+        "nothing sent, try again afterwards"))
+    try:
+        yield send_lock_path(store_path)
+    finally:
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        os.close(fd)
+
+
+def _take(path: Path, *, wait_s: float, busy: Callable[[str], str]) -> int:
+    """Open `path` and lock it exclusively, trying for up to `wait_s` seconds, and write this
+    process's PID into it; return the open descriptor. If another process keeps it, raise
+    RunLocked(busy(" (PID n)"))."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
     deadline = time.monotonic() + wait_s
-    try:
-        while True:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except BlockingIOError:
-                if time.monotonic() >= deadline:
-                    raise RunLocked(f"mail: another send of this digest{_read_holder(fd)} is still running "
-                                    f"after {wait_s:g} s; nothing sent, try again afterwards") from None
-                time.sleep(0.05)
-        os.ftruncate(fd, 0)
-        os.write(fd, f"{os.getpid()}\n".encode())
+    while True:
         try:
-            yield path
-        finally:
-            fcntl.flock(fd, fcntl.LOCK_UN)
-    finally:
-        os.close(fd)
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            break
+        except BlockingIOError:
+            if time.monotonic() >= deadline:
+                holder = _read_holder(fd)
+                os.close(fd)
+                raise RunLocked(busy(holder)) from None
+            time.sleep(0.05)
+    os.ftruncate(fd, 0)
+    os.write(fd, f"{os.getpid()}\n".encode())
+    return fd
 
 
 def _read_holder(fd: int) -> str:

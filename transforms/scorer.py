@@ -31,7 +31,7 @@ import gzip
 import hashlib
 import json
 import re
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from functools import cache
 from math import exp, log
 from operator import add
@@ -255,13 +255,13 @@ def load_scorer(path: Path = WEIGHTS) -> Scorer | None:
         return None
     from transforms import zh_cache
 
-    blob = gzip.decompress(path.read_bytes())
-    digest = _digest(blob)
+    digest = weights_fingerprint_cached(path)  # the taxonomy's fingerprint has read it already
     key = zh_cache.cache_key("scorer", FORMAT, digest)
     scorer = zh_cache.load(key, kind="scorer")
     if not isinstance(scorer, Scorer) or scorer.fingerprint != digest:
-        scorer = scorer_from_dict(json.loads(blob), digest)
-        zh_cache.save(key, scorer, kind="scorer")
+        blob = gzip.decompress(path.read_bytes())
+        scorer = scorer_from_dict(json.loads(blob), _digest(blob))
+        zh_cache.save(zh_cache.cache_key("scorer", FORMAT, scorer.fingerprint), scorer, kind="scorer")
     return scorer
 
 
