@@ -44,6 +44,7 @@ class DigestConfig:
     language: str | None = None  # None: follow each post's language
     quiet_day: str = "note"  # "note" | "skip"
     starters: Path | None = None  # a user's starter templates, laid over reports/starters.toml
+    embed_images: bool = False    # the copy on disk carries its thumbnails (fetched once) inside
 
 
 @dataclass(frozen=True, slots=True)
@@ -291,7 +292,7 @@ def _resolve(base: Path, raw: str) -> Path:
 
 def _parse_digest(s: _Section, base: Path) -> DigestConfig:
     s.unknown({"recipient", "timezone", "send_at", "out_dir", "max_items", "max_per_person",
-               "language", "quiet_day", "starters"})
+               "language", "quiet_day", "starters", "embed_images"})
     tz = s.get("timezone", str, "UTC")
     try:
         ZoneInfo(tz)
@@ -310,6 +311,7 @@ def _parse_digest(s: _Section, base: Path) -> DigestConfig:
         language=s.choice("language", ("auto", "en", "zh"), "auto").replace("auto", "") or None,
         quiet_day=s.choice("quiet_day", ("note", "skip"), "note"),
         starters=_resolve(base, s.get("starters", str)) if s.get("starters", str) else None,
+        embed_images=s.get("embed_images", bool, False),
     )
 
 

@@ -2,6 +2,9 @@
 
 The sample feeds carry relative date tokens (`@@RFC822:-26h@@`, `@@ISO:-3d@@`, `@@ICS:+2h@@`,
 `@@ICSDATE:+0d@@`) that the server replaces when it serves a file, so the demo never goes stale.
+Their pictures are `@@IMG:host/path@@` tokens: served by the demo they point back at it
+(`/img/host/path`, drawn by scripts/make_sample_images.py), so the demo's digest shows them;
+read anywhere else they are the plain `https://host/path` the platform would have sent.
 """
 
 from __future__ import annotations
@@ -20,6 +23,8 @@ from pathlib import Path
 SAMPLE_DIR = Path(__file__).with_name("sample")
 TOKEN = re.compile(r"@@(RFC822|ISO|ICS|ICSDATE):([+-])((?:\d+[dhm])+)@@")
 _PART = re.compile(r"(\d+)([dhm])")
+IMAGE_TOKEN = re.compile(r"@@IMG:([^@\s]+)@@")
+IMAGES_DIR = SAMPLE_DIR / "images"
 CONTENT_TYPES = {".xml": "application/xml; charset=utf-8", ".rss": "application/rss+xml; charset=utf-8",
                  ".atom": "application/atom+xml; charset=utf-8", ".json": "application/feed+json; charset=utf-8",
                  ".ics": "text/calendar; charset=utf-8", ".opml": "text/x-opml; charset=utf-8"}
@@ -31,9 +36,12 @@ def token_time(sign: str, spec: str, now: datetime) -> datetime:
     return now + delta if sign == "+" else now - delta
 
 
-def render_tokens(text: str, now: datetime) -> str:
-    """Replace every relative date token with a real date in that token's format."""
+def render_tokens(text: str, now: datetime, *, base_url: str | None = None) -> str:
+    """Replace every relative date token with a real date in that token's format, and every
+    picture token with its URL: on the demo server at `base_url`, else on its own host."""
     now = now.astimezone(timezone.utc).replace(microsecond=0)
+    images_at = f"{base_url}/img/" if base_url else "https://"
+    text = IMAGE_TOKEN.sub(lambda m: images_at + m.group(1), text)
 
     def repl(m: re.Match) -> str:
         fmt, when = m.group(1), token_time(m.group(2), m.group(3), now)
@@ -56,13 +64,23 @@ def serve_folder(root: Path, *, now: Callable[[], datetime] = lambda: datetime.n
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self) -> None:  # noqa: N802 - http.server's naming
             rel = self.path.split("?", 1)[0].lstrip("/")
-            target = (root / rel).resolve()
-            if root.resolve() not in target.parents or not target.is_file():
+            if rel.startswith("img/"):  # a sample picture, found by its file name
+                target = (IMAGES_DIR / (rel.rsplit("/", 1)[-1] + ".png")).resolve()
+                root_dir, kind = IMAGES_DIR.resolve(), "image/png"
+            else:
+                target = (root / rel).resolve()
+                root_dir, kind = root.resolve(), CONTENT_TYPES.get(target.suffix, "application/octet-stream")
+            if root_dir not in target.parents or not target.is_file():
                 self.send_error(404)
                 return
-            body = render_tokens(target.read_text(encoding="utf-8"), now()).encode("utf-8")
+            if kind == "image/png":
+                body = target.read_bytes()
+            else:
+                host, port = self.server.server_address[:2]
+                base = f"http://{host}:{port}"
+                body = render_tokens(target.read_text(encoding="utf-8"), now(), base_url=base).encode("utf-8")
             self.send_response(200)
-            self.send_header("Content-Type", CONTENT_TYPES.get(target.suffix, "application/octet-stream"))
+            self.send_header("Content-Type", kind)
             self.send_header("Content-Length", str(len(body)))
             self.end_headers()
             self.wfile.write(body)
@@ -101,6 +119,8 @@ recipient = "you@example.com"
 timezone = "Asia/Shanghai"
 send_at = "07:30"
 out_dir = "digests"
+# The demo's pictures live on its own short-lived server: keep them inside the written digest.
+embed_images = true
 
 [smtp]
 host = "127.0.0.1"
@@ -151,10 +171,10 @@ def run_demo(out: str | Path = "demo-out", *, say: Callable[[str], None] = print
         config = load_config(str(write_demo_config(out, base_url)))
         say(f"demo: serving sample feeds at {base_url}; store {config.store_path}")
         summary = ingest(config, say=say)
-    say(f"demo: {summary.line()}")
-    now = datetime.now(timezone.utc)
-    seed_history(config, now)
-    published = publish_digest(config, now=now)
+        say(f"demo: {summary.line()}")
+        now = datetime.now(timezone.utc)
+        seed_history(config, now)
+        published = publish_digest(config, now=now)  # while the server is up: it has the pictures
     say(f"demo: digest for {published.digest.day} with {len(published.digest.starters)} starters "
         f"for {len(published.digest.people)} people")
     return published.html_path

@@ -8,6 +8,7 @@ real raster image under a size cap, and attached; an image that fails is simply 
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import struct
 from collections.abc import Iterable
@@ -32,6 +33,11 @@ class InlineImage:
     @property
     def src(self) -> str:
         return f"cid:{self.cid}"
+
+    @property
+    def data_uri(self) -> str:
+        """The image inside the page itself (a file on disk has no MIME parts to point at)."""
+        return f"data:image/{self.subtype};base64,{base64.b64encode(self.data).decode('ascii')}"
 
 
 def sniff(data: bytes) -> tuple[str, int, int] | None:

@@ -44,7 +44,8 @@ def publish_digest(config: Config, *, day: date | None = None, out_dir: Path | N
     day = day or today_in(config, now)
     dc = config.digest
     digest = digest_for_config(config, day=day, now=now)
-    html_path, text_path = write_digest(digest, out_dir or dc.out_dir, language=dc.language)
+    images = _thumbnails(config, digest) if dc.embed_images else None
+    html_path, text_path = write_digest(digest, out_dir or dc.out_dir, language=dc.language, images=images)
     result = Published(digest, html_path, text_path)
     # The ledger is keyed by the bare address, so adding a display name later changes nothing.
     recipient = parse_address(dc.recipient).addr_spec.lower() if dc.recipient else ""
@@ -52,11 +53,11 @@ def publish_digest(config: Config, *, day: date | None = None, out_dir: Path | N
     # together deliver once: the second waits, then finds the day sent.
     with send_lock(config.store_path, wait_s=_send_wait_s(config)) if send else contextlib.nullcontext():
         return _record_and_send(config, digest, result, day=day, recipient=recipient,
-                                send=send, force=force, now=now)
+                                send=send, force=force, now=now, images=images)
 
 
 def _record_and_send(config: Config, digest: Digest, result: Published, *, day: date, recipient: str,
-                     send: bool, force: bool, now: datetime) -> Published:
+                     send: bool, force: bool, now: datetime, images: dict | None = None) -> Published:
     """Record the rendered digest in the ledger, then send it unless it was sent already."""
     from reports.mail import SendError
 
@@ -83,7 +84,7 @@ def _record_and_send(config: Config, digest: Digest, result: Published, *, day: 
     if not dc.recipient:
         raise SendError("mail: [digest] recipient is not set in the config")
     try:
-        msg_id, result.images, result.attempts = _send(config, digest)
+        msg_id, result.images, result.attempts = _send(config, digest, images)
     except SendError as exc:
         with store.write_window(config.store_path, wait_s=config.store_wait_s) as con:
             con.execute("UPDATE digests SET status = 'failed', last_error = ? "
@@ -108,14 +109,22 @@ def _send_wait_s(config: Config) -> float:
             + config.store_wait_s)
 
 
-def _send(config: Config, digest: Digest) -> tuple[str, int, int]:
-    """Fetch thumbnails, build the email and deliver it; (Message-ID, images, attempts)."""
+def _thumbnails(config: Config, digest: Digest) -> dict:
+    """The digest's thumbnails, each fetched once with its platform's Referer (url -> InlineImage)."""
     from reports.images import fetch_inline_images
+
+    urls = [item.image for sec in digest.sections for item in sec.items]
+    return fetch_inline_images(urls, user_agent=config.ingest.user_agent)
+
+
+def _send(config: Config, digest: Digest, images: dict | None = None) -> tuple[str, int, int]:
+    """Fetch thumbnails (unless the copy on disk already did), build the email and deliver it;
+    (Message-ID, images, attempts)."""
     from reports.mail import build_message, send_message
 
     dc = config.digest
-    urls = [item.image for sec in digest.sections for item in sec.items]
-    images = fetch_inline_images(urls, user_agent=config.ingest.user_agent)
+    if images is None:
+        images = _thumbnails(config, digest)
     # Only images the HTML actually cites travel with it.
     html = render_html(digest, language=dc.language, images=images)
     used = [img for img in images.values() if f"cid:{img.cid}" in html]

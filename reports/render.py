@@ -127,25 +127,28 @@ def subject(digest: Digest, language: str | None = None) -> str:
     return f"Guanxi · {when} · {n} {'person' if n == 1 else 'people'} to catch up with"
 
 
-def _context(digest: Digest, language: str | None, images: Mapping[str, object] | None) -> dict:
+def _context(digest: Digest, language: str | None, images: Mapping[str, object] | None,
+             embedded: bool = False) -> dict:
     sections = [(sec, SECTION_STYLE.get(sec.id, DEFAULT_STYLE)) for sec in digest.sections if sec.items]
     first = next((item for sec, _ in sections for item in sec.items), None)
     return dict(digest=digest, subject=subject(digest, language), sections=sections,
                 people=people_in(digest), language=language, t=_ui(language), quiet=is_quiet(digest),
                 preheader=f"{first.person}: {first.text}" if first else _ui(language)["quiet_title"],
-                images=images)
+                images=images, embedded=embedded)
 
 
 def render_html(digest: Digest, *, language: str | None = None,
-                images: Mapping[str, object] | None = None) -> str:
-    """The HTML part with CSS inlined. `images` (url -> InlineImage) switches to cid: images.
+                images: Mapping[str, object] | None = None, embedded: bool = False) -> str:
+    """The HTML part with CSS inlined. `images` (url -> InlineImage) switches to cid: images,
+    or with `embedded` to data: images inside the page.
 
-    Without `images` (the copy on disk) thumbnails load from their http(s) URL with no
-    Referer; with it (the email) only the fetched ones appear and nothing loads remotely.
+    Without `images` (the copy on disk, by default) thumbnails load from their http(s) URL with
+    no Referer; with it (the email, or a copy on disk with `[digest] embed_images`) only the
+    fetched ones appear and nothing loads remotely.
     """
     import css_inline
 
-    html = _env().get_template("digest.html.j2").render(**_context(digest, language, images))
+    html = _env().get_template("digest.html.j2").render(**_context(digest, language, images, embedded))
     # keep_at_rules keeps the dark-mode and phone @media rules in <head>; the rest is inlined.
     html = css_inline.inline(html, keep_at_rules=True, load_remote_stylesheets=False)
     # css-inline puts the kept <style> first in <head>; a browser opening the file from disk
@@ -165,11 +168,14 @@ def render_text(digest: Digest, *, language: str | None = None) -> str:
     return _text_env().get_template("digest.txt.j2").render(**_context(digest, language, None))
 
 
-def write_digest(digest: Digest, out_dir: Path, *, language: str | None = None) -> tuple[Path, Path]:
-    """Write digest-YYYY-MM-DD.html and .txt atomically; return their paths."""
+def write_digest(digest: Digest, out_dir: Path, *, language: str | None = None,
+                 images: Mapping[str, object] | None = None) -> tuple[Path, Path]:
+    """Write digest-YYYY-MM-DD.html and .txt atomically; return their paths. With `images`
+    (url -> InlineImage) the page carries those thumbnails inside it."""
     out_dir.mkdir(parents=True, exist_ok=True)
     paths = []
-    for ext, body in (("html", render_html(digest, language=language)),
+    html = render_html(digest, language=language, images=images, embedded=images is not None)
+    for ext, body in (("html", html),
                       ("txt", render_text(digest, language=language))):
         path = out_dir / f"digest-{digest.day.isoformat()}.{ext}"
         tmp = path.with_suffix(f".{ext}.tmp")

@@ -1,6 +1,7 @@
 """Every command end to end through the real `guanxi` console script, on real files."""
 
 import json
+import re
 import time
 
 import duckdb
@@ -127,6 +128,9 @@ def test_demo_prints_digest_path(tmp_path):
     html = html_files[0].read_text(encoding="utf-8")
     names = ["李伟", "王芳", "Sarah Chen", "Tom Becker", "Priya Nair", "张明", "刘洋"]
     assert sum(n in html for n in names) >= 5
+    # The sample pictures were served by the demo's own server, gone now: they are in the page.
+    srcs = re.findall(r'<img class="thumb"[^>]* src="([^"]+)"', html)
+    assert len(srcs) >= 3 and all(s.startswith("data:image/png;base64,") for s in srcs), srcs
     text = html_files[0].with_suffix(".txt").read_text(encoding="utf-8")
     starters = [line[2:] for line in text.splitlines() if line.startswith("* ")]
     cjk = [s for s in starters if sum("\u4e00" <= ch <= "\u9fff" for ch in s.split(":", 1)[1]) > 10]

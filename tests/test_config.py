@@ -20,6 +20,7 @@ cadence_days = 14
     assert c.digest.timezone == "Asia/Shanghai"
     assert c.people[0].name == "李伟" and c.people[0].aliases == ("Li Wei",)
     assert c.smtp.port == 25 and c.smtp.security == "none"
+    assert c.digest.embed_images is False
 
 
 def test_env_var_and_default_location(tmp_path, monkeypatch):
@@ -45,6 +46,7 @@ def test_separate_roster_file(tmp_path):
     ('[smtp]\nsecurity = "ssl"\n', "smtp.security must be one of none, starttls, tls"),
     ('[smtp]\npassword = "hunter2"\n', "smtp.password must not be in the file; set GUANXI_SMTP_PASSWORD"),
     ('[smtp]\nport = true\n', "smtp.port must be a whole number, not a boolean"),
+    ('[digest]\nembed_images = "yes"\n', "digest.embed_images must be true or false"),
     ('[[people]]\nfeeds = []\n', "people[0].name is missing"),
     ('[[people]]\nname = "A"\n[[people]]\nname = "A"\n', "people[1].name repeats 'A'"),
     ('[storee]\npath = "x"\n', "config.storee is not a known setting"),

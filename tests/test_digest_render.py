@@ -104,6 +104,10 @@ def test_thumbnails_on_disk_and_in_the_email():
     email = Doc(render_html(d, images=got))
     assert [(a["src"], a["width"], a["height"], a["alt"]) for a in email.all("img")] == [
         ("cid:img-1@guanxi", "96", "48", "Image from 李伟's post")]
+    # A copy on disk with embed_images carries the same fetched image inside the page itself.
+    embedded = Doc(render_html(d, images=got, embedded=True)).all("img")
+    assert [(a["src"], a["width"]) for a in embedded] == [(got["https://img.example/img/hike.png"].data_uri, "96")]
+    assert embedded[0]["src"].startswith("data:image/png;base64,iVBORw0KGgo")
 
 
 def test_quiet_day_is_a_short_friendly_note():

@@ -42,6 +42,8 @@ TOKEN_RE = re.compile(
     r"@@(?P<kind>RFC822|ISO|ICS|ICSDATE):(?P<sign>[+-])"
     r"(?=\d)(?:(?P<d>\d+)d)?(?:(?P<h>\d+)h)?(?:(?P<m>\d+)m)?@@"
 )
+# A picture: @@IMG:host/path@@, on the demo server while it serves, else https://host/path.
+IMAGE_TOKEN_RE = re.compile(r"@@IMG:(?P<host>[a-z0-9.-]+)/(?P<path>[^@\s]+)@@")
 # Anything that looks like an attempt at a token, well-formed or not.
 CANDIDATE_RE = re.compile(r"@@[^@\s]*@@|@@[A-Z0-9]+:")
 
@@ -61,7 +63,7 @@ def _expanded(path: Path, now: datetime = NOW) -> str:
 
 
 def _all_sample_text_files() -> list[Path]:
-    return sorted(p for p in SAMPLE.rglob("*") if p.is_file())
+    return sorted(p for p in SAMPLE.rglob("*") if p.is_file() and p.parent.name != "images")
 
 
 def test_helper_renders_expected_shapes():
@@ -77,10 +79,25 @@ def test_helper_renders_expected_shapes():
 def test_every_token_matches_the_syntax(path):
     text = _read(path)  # also proves the file is UTF-8
     for cand in CANDIDATE_RE.findall(text):
-        assert TOKEN_RE.fullmatch(cand), f"{path.name}: malformed date token {cand!r}"
+        assert TOKEN_RE.fullmatch(cand) or IMAGE_TOKEN_RE.fullmatch(cand), f"{path.name}: malformed token {cand!r}"
     if path.suffix != ".md":  # the README talks about `@@` itself
         expanded = render_tokens(text, NOW)
         assert "@@" not in expanded, f"{path.name}: leftover '@@' after substitution"
+
+
+def test_every_picture_token_has_its_image_and_every_image_is_used():
+    from guanxi.demo import IMAGES_DIR
+    from reports.images import sniff
+
+    feeds = [p for p in _all_sample_text_files() if p.suffix != ".md"]  # the README shows the syntax
+    names = {m["path"].rsplit("/", 1)[-1] for p in feeds for m in IMAGE_TOKEN_RE.finditer(_read(p))}
+    assert len(names) >= 10
+    assert {p.name for p in IMAGES_DIR.iterdir()} == {f"{n}.png" for n in names}
+    for n in names:
+        assert sniff((IMAGES_DIR / f"{n}.png").read_bytes())[0] == "png", n
+    text = "<img src=\"@@IMG:tvax3.sinaimg.cn/large/x.jpg@@\">"
+    assert render_tokens(text, NOW) == '<img src="https://tvax3.sinaimg.cn/large/x.jpg">'
+    assert render_tokens(text, NOW, base_url="http://127.0.0.1:8") == '<img src="http://127.0.0.1:8/img/tvax3.sinaimg.cn/large/x.jpg">'
 
 
 # Every date-bearing field must be a token (so the demo never goes stale).
