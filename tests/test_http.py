@@ -73,7 +73,9 @@ def test_redirects_permanent_temporary_and_loops(server):
     assert loop.error == "fetch: more than 10 redirects"
     assert len(server.hits("/loop")) == 11
     js = fetch(server.url("/js"))
-    assert not js.ok and js.error.startswith("fetch: InvalidURL")
+    assert not js.ok and js.error == "fetch: refused non-http(s) URL javascript:alert(1)"
+    server.routes["/bad"] = lambda req: Reply(302, headers={"Location": "http://[::1/feed"})
+    assert fetch(server.url("/bad")).error == "fetch: InvalidURL: Invalid IPv6 URL"
     server.routes["/ftp"] = lambda req: Reply(302, headers={"Location": "ftp://127.0.0.1/feed"})
     assert fetch(server.url("/ftp")).error == "fetch: refused non-http(s) URL ftp://127.0.0.1/feed"
 
@@ -114,16 +116,16 @@ def test_parse_retry_after_date():
     assert parse_retry_after("soon") is None
 
 
-def test_pools_share_one_tls_context_that_verifies_certificates():
+def test_clients_share_one_tls_context_that_verifies_certificates():
     import asyncio
     import ssl
 
-    from connectors.http import Fetcher
+    from connectors.http import Fetcher, tls_context
 
-    async def contexts():
+    async def context():
         async with Fetcher(FetchLimits(concurrency=32)) as fetcher:
-            return [client._transport._pool._ssl_context for client in fetcher._clients]
+            return fetcher._session.connector._ssl
 
-    found = asyncio.run(contexts())
-    assert len(found) > 1 and all(ctx is found[0] for ctx in found)
-    assert found[0].verify_mode == ssl.CERT_REQUIRED and found[0].check_hostname
+    first, second = asyncio.run(context()), asyncio.run(context())
+    assert first is second is tls_context()
+    assert first.verify_mode == ssl.CERT_REQUIRED and first.check_hostname
