@@ -299,8 +299,20 @@ def _headers(resp: aiohttp.ClientResponse) -> dict[str, str]:
     out: dict[str, str] = {}
     for k, v in resp.headers.items():
         k = k.lower()
+        if not v.isascii():
+            v = _header_text(v)
         out[k] = f"{out[k]}, {v}" if k in out else v
     return out
+
+
+def _header_text(value: str) -> str:
+    """A header value as UTF-8 text if its bytes are UTF-8, else as Latin-1: never with the
+    lone surrogates aiohttp decodes other bytes to (no store or encoder takes those)."""
+    raw = value.encode("utf-8", "surrogateescape")
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return raw.decode("latin-1")
 
 
 DRAIN_BYTES = 64 * 1024  # the most of an unneeded body read just to keep its connection

@@ -25,6 +25,12 @@ def test_plain_get_and_conditional_304(server):
     assert server.hits("/f")[1].headers["if-modified-since"] == "Sat, 21 Nov 2026 10:00:00 GMT"
 
 
+def test_header_bytes_that_are_not_utf8_read_as_latin1(server):
+    """No lone surrogates reach a FetchResult: the store could not write such an ETag."""
+    server.routes["/u"] = static(RSS, etag='"\u00e9t\u00e9"', content_type="text/xml")  # sent as Latin-1
+    assert fetch(server.url("/u")).headers["etag"] == '"\u00e9t\u00e9"'
+
+
 def test_bodiless_answers_keep_their_connection(server):
     """A 304, a redirect or an error page leaves its keep-alive connection reusable (an unread
     response would close it, and a warm re-check would open one connection per feed)."""
