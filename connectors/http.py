@@ -128,8 +128,7 @@ _TLS: list = []  # the process's one TLS context (see tls_context)
 
 def tls_context():
     """The certificate-verifying TLS context (certifi's CA bundle) every client of this process
-    shares: loading the bundle costs ~40 ms of CPU. Made in a parent before it forks worker
-    processes, it is shared with them too."""
+    shares, made at its first https request: loading the bundle costs ~40 ms of CPU."""
     if not _TLS:
         import ssl
 
@@ -175,7 +174,7 @@ class Fetcher:
     async def __aenter__(self) -> "Fetcher":
         lim = self.limits
         self._session = aiohttp.ClientSession(
-            connector=aiohttp.TCPConnector(limit=0, limit_per_host=0, ssl=tls_context()),
+            connector=aiohttp.TCPConnector(limit=0, limit_per_host=0),
             timeout=aiohttp.ClientTimeout(total=None, sock_connect=lim.connect_s, sock_read=lim.read_s),
             headers={"User-Agent": lim.user_agent,
                      "Accept": "application/atom+xml, application/rss+xml, application/feed+json, "
@@ -229,7 +228,7 @@ class Fetcher:
                 async with self._host_sem(parts.netloc.lower()):
                     deadline = deadline or asyncio.get_running_loop().time() + self.limits.total_s
                     async with asyncio.timeout_at(deadline):
-                        resp_or_result = await self._one(req.url, url, headers)
+                        resp_or_result = await self._one(req.url, url, headers, parts.scheme.lower() == "https")
             except aiohttp.ServerTimeoutError as exc:  # before TimeoutError: it is one too
                 kind = "connect" if isinstance(exc, aiohttp.ConnectionTimeoutError) else "read"
                 return FetchResult(req.url, url, error=f"fetch: {kind} timeout at {url[:200]}")
@@ -253,10 +252,11 @@ class Fetcher:
                 return FetchResult(req.url, url, error=f"fetch: InvalidURL: {_one_line(exc)}")
         return FetchResult(req.url, url, error=f"fetch: more than {MAX_REDIRECTS} redirects")
 
-    async def _one(self, original: str, url: str, headers: dict[str, str]):
+    async def _one(self, original: str, url: str, headers: dict[str, str], https: bool):
         """One request; returns (status, location) for a redirect, else a FetchResult."""
         cap = self.limits.max_bytes
-        async with self._session.get(url, headers=headers, allow_redirects=False) as resp:
+        async with self._session.get(url, headers=headers, allow_redirects=False,
+                                     ssl=tls_context() if https else True) as resp:
             status = resp.status
             hdrs = _headers(resp)
             if status in PERMANENT | TEMPORARY or status == 304 or status >= 400:
