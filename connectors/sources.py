@@ -321,11 +321,11 @@ def batch_from_failure(result: FetchResult) -> Batch:
 
 def batch_from_fetch(result: FetchResult) -> Batch:
     """Turn an HTTP result into a Batch: parse feed bytes, or record why there is nothing."""
-    from connectors.feed import FeedError, parse_feed
-    from guanxi.privacy import redact_url
-
     if result.not_modified or result.error or result.body is None:
         return batch_from_failure(result)
+    from connectors.feed import FeedError, parse_feed  # lxml and feedparser: not for a 304
+    from guanxi.privacy import redact_url
+
     common = dict(final_url=result.final_url, permanent_redirect=result.permanent_redirect,
                   http_status=result.status_code, retry_after_s=result.retry_after_s)
     try:

@@ -416,8 +416,6 @@ def store_batches(config: Config, plan: IngestPlan, batches: dict[int, Batch], *
     the store stays busy and this gives up, nothing of these batches is written and the next
     run fetches them again, so nothing fetched is silently lost.
     """
-    from transforms.tagging import load_taxonomy
-
     now = plan.now
     summary = summary or IngestSummary(sources_skipped=plan.waiting)
     records: list[PostRecord] = []
@@ -444,12 +442,18 @@ def store_batches(config: Config, plan: IngestPlan, batches: dict[int, Batch], *
                              for sid, batch in batches.items()])
         record_notes(con, notes, say)
         new, updated = save_posts(con, records, now,
-                                  taxonomy=load_taxonomy(config.taxonomy_path) if records else None)
+                                  taxonomy=_taxonomy(config) if records else None)
         summary.posts_new += new
         summary.posts_updated += updated
         pause_point("store")  # test-only: a crash test kills the process here, mid-transaction
         prune_expired(con, config.retention_days, now)
     return summary
+
+
+def _taxonomy(config: Config):
+    from transforms.tagging import load_taxonomy  # imported only when there are posts to tag
+
+    return load_taxonomy(config.taxonomy_path)
 
 
 def fetch_and_store(config: Config, plan: IngestPlan, *,
