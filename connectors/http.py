@@ -7,7 +7,6 @@ Everything a fetch learns (status, validators, redirects, errors) comes back as 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import email.utils
 import time
 import zlib
