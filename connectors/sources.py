@@ -129,14 +129,24 @@ def fetch_streaming(tasks: Sequence[SourceTask], limits: FetchLimits = FetchLimi
 
     out: queue.SimpleQueue = queue.SimpleQueue()
     stop = threading.Event()  # the caller gave up: read no further source
+    ready: list[tuple[int, Batch]] = []
+
+    def hand_over() -> None:
+        out.put(ready.copy())
+        ready.clear()
 
     async def one(task: SourceTask, fetcher: Fetcher) -> None:
         if not stop.is_set():
-            out.put((task.source_id, await _read_one(task, fetcher)))
+            batch = await _read_one(task, fetcher)
+            if not ready:  # sources read in the same turn of the loop cross in one put: waking
+                asyncio.get_running_loop().call_soon(hand_over)  # the caller costs CPU each time
+            ready.append((task.source_id, batch))
 
     async def run() -> None:
         async with Fetcher(limits) as fetcher:
             await asyncio.gather(*(one(t, fetcher) for t in tasks))
+        if ready:
+            hand_over()
 
     def loop() -> None:
         try:
@@ -148,9 +158,10 @@ def fetch_streaming(tasks: Sequence[SourceTask], limits: FetchLimits = FetchLimi
     thread.start()
     unread = {t.source_id: t for t in tasks}
     try:
-        while (item := out.get()) is not None:
-            unread.pop(item[0], None)
-            yield item
+        while (items := out.get()) is not None:
+            for item in items:
+                unread.pop(item[0], None)
+                yield item
     finally:
         stop.set()
     thread.join()
