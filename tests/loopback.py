@@ -69,6 +69,12 @@ class LoopbackServer:
         self._server.daemon_threads = True
         self.base = f"http://127.0.0.1:{self._server.server_address[1]}"
 
+    def use_tls(self, context) -> "LoopbackServer":
+        """Serve https with this server-side TLS context (call before entering)."""
+        self._server.socket = context.wrap_socket(self._server.socket, server_side=True)
+        self.base = "https" + self.base[len("http"):]
+        return self
+
     def url(self, path: str) -> str:
         return self.base + path
 

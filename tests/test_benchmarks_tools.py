@@ -31,9 +31,11 @@ def test_store_checker_finds_a_changed_text_and_ignores_the_clock(tmp_path):
 
 
 def test_ingest_cpu_counts_stages_in_the_workers_and_the_storing_process():
-    p = subprocess.run([sys.executable, "-m", "benchmarks.ingest_cpu", "--feeds", "70", "--entries", "2"],
+    p = subprocess.run([sys.executable, "-m", "benchmarks.ingest_cpu", "--feeds", "70", "--entries", "2", "--warm", "1"],
                        cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert p.returncode == 0, p.stderr[-2000:]
     assert re.search(r"worker processes\s+[1-9]", p.stdout)
     assert re.search(r"worker:\s+parse feed bytes\s+\d+\.\d\d CPU-s", p.stdout)
     assert re.search(r"main:\s+store a wave\s+\d+\.\d\d CPU-s", p.stdout)
+    assert re.search(r"re-check, 1 runs .*sources: 0 ok, 70 not modified, 0 failed", p.stdout)
+    assert re.search(r"fetch \(all 304s expected\)\s+\d+\.\d{3} CPU-s", p.stdout)

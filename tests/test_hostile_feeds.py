@@ -150,7 +150,7 @@ def test_resource_limits_each_stop_one_feed_and_the_run_goes_on(tmp_path, server
         "/chain0": "more than 10 redirects",
         "/to-file": "refused non-http(s) URL file:",
         "/to-ftp": "refused non-http(s) URL ftp:",
-        "/to-js": "fetch: InvalidURL",  # httpx refuses the Location itself, before any request
+        "/to-js": "refused non-http(s) URL javascript:",
     }
     people = {"Mallory": [server.url(r) for r in expected], "Good": [server.url("/good.xml")]}
     # timeout_s sets the read timeout; the total deadline is max(3x, +10 s) of it.

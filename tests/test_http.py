@@ -25,6 +25,12 @@ def test_plain_get_and_conditional_304(server):
     assert server.hits("/f")[1].headers["if-modified-since"] == "Sat, 21 Nov 2026 10:00:00 GMT"
 
 
+def test_header_bytes_that_are_not_utf8_read_as_latin1(server):
+    """No lone surrogates reach a FetchResult: the store could not write such an ETag."""
+    server.routes["/u"] = static(RSS, etag='"\u00e9t\u00e9"', content_type="text/xml")  # sent as Latin-1
+    assert fetch(server.url("/u")).headers["etag"] == '"\u00e9t\u00e9"'
+
+
 def test_bodiless_answers_keep_their_connection(server):
     """A 304, a redirect or an error page leaves its keep-alive connection reusable (an unread
     response would close it, and a warm re-check would open one connection per feed)."""
@@ -73,7 +79,9 @@ def test_redirects_permanent_temporary_and_loops(server):
     assert loop.error == "fetch: more than 10 redirects"
     assert len(server.hits("/loop")) == 11
     js = fetch(server.url("/js"))
-    assert not js.ok and js.error.startswith("fetch: InvalidURL")
+    assert not js.ok and js.error == "fetch: refused non-http(s) URL javascript:alert(1)"
+    server.routes["/bad"] = lambda req: Reply(302, headers={"Location": "http://[::1/feed"})
+    assert fetch(server.url("/bad")).error == "fetch: InvalidURL: Invalid IPv6 URL"
     server.routes["/ftp"] = lambda req: Reply(302, headers={"Location": "ftp://127.0.0.1/feed"})
     assert fetch(server.url("/ftp")).error == "fetch: refused non-http(s) URL ftp://127.0.0.1/feed"
 
@@ -114,16 +122,49 @@ def test_parse_retry_after_date():
     assert parse_retry_after("soon") is None
 
 
-def test_pools_share_one_tls_context_that_verifies_certificates():
-    import asyncio
+def self_signed(tmp_path):
+    """A certificate for 127.0.0.1 signed by itself: (cert file, key file, PEM text)."""
+    import datetime
+    import ipaddress
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    now = datetime.datetime.now(datetime.timezone.utc)
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+            .serial_number(1).not_valid_before(now - datetime.timedelta(days=1))
+            .not_valid_after(now + datetime.timedelta(days=1))
+            .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), False)
+            .add_extension(x509.BasicConstraints(ca=True, path_length=None), True)
+            .sign(key, hashes.SHA256()))
+    pem = cert.public_bytes(serialization.Encoding.PEM)
+    (tmp_path / "cert.pem").write_bytes(pem)
+    (tmp_path / "key.pem").write_bytes(key.private_bytes(serialization.Encoding.PEM,
+                                                         serialization.PrivateFormat.PKCS8,
+                                                         serialization.NoEncryption()))
+    return tmp_path / "cert.pem", tmp_path / "key.pem", pem.decode()
+
+
+def test_https_verifies_certificates_with_the_one_tls_context(tmp_path, monkeypatch):
+    """An unknown certificate fails the fetch; once the process's TLS context trusts it, the
+    same fetch succeeds, so that context (and no other) is what https requests use."""
     import ssl
 
-    from connectors.http import Fetcher
+    import connectors.http as http
+    from tests.loopback import LoopbackServer
 
-    async def contexts():
-        async with Fetcher(FetchLimits(concurrency=32)) as fetcher:
-            return [client._transport._pool._ssl_context for client in fetcher._clients]
-
-    found = asyncio.run(contexts())
-    assert len(found) > 1 and all(ctx is found[0] for ctx in found)
-    assert found[0].verify_mode == ssl.CERT_REQUIRED and found[0].check_hostname
+    cert, key, pem = self_signed(tmp_path)
+    server_ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    server_ctx.load_cert_chain(cert, key)
+    with LoopbackServer({"/f": static(RSS)}).use_tls(server_ctx) as srv:
+        refused = fetch(srv.url("/f"))
+        assert refused.error.startswith("fetch: ConnectError") and "CERTIFICATE_VERIFY_FAILED" in refused.error
+        assert http.tls_context() is http.tls_context()
+        assert http.tls_context().verify_mode == ssl.CERT_REQUIRED and http.tls_context().check_hostname
+        trusting = ssl.create_default_context(cadata=pem)
+        monkeypatch.setattr(http, "_TLS", [trusting])
+        assert fetch(srv.url("/f")).body == RSS

@@ -136,3 +136,29 @@ def test_records_take_the_language_of_tags_made_in_the_pool() -> None:
     pooled = records_for(Batch(status="ok", entries=tagged), source=source, now=now)
     assert [r.lang for r in pooled] == [r.lang for r in plain] == \
         [detect_lang(f"{t}\n{x}") for t, x in texts] == ["zh", "en", "en"]
+
+
+def test_fetch_outcomes_reach_the_store_exactly_as_made(tmp_path) -> None:
+    """The outcomes cross into DuckDB as one JSON text: quotes, backslashes, line breaks, Chinese
+    and emoji, NULLs (keep what is stored) and aware timestamps all arrive as they were."""
+    from guanxi import store
+    from guanxi.ingest import FETCH_COLUMNS, record_fetches
+
+    path = tmp_path / "s.duckdb"
+    with store.write_window(path) as con:
+        store.bulk_insert(con, "people", ["name"], [["王芳"]])
+        store.bulk_insert(con, "sources", ["person_id", "kind", "spec", "url", "etag", "title"],
+                          [[1, "feed", "a", "http://a/", '"old"', "kept"], [1, "feed", "b", "http://b/", None, None]])
+    when = datetime(2026, 11, 22, 8, 30, 15, 123456, tzinfo=timezone.utc)
+    odd = 'fetch: HTTP 500 "boom" \\ C:\\path\nsecond line 升职 🎉'
+    rows = [[1, "failed", odd, 3, when, 500, when, None, None, None, "http://a/", None, None],
+            [2, "ok", None, 0, None, 304, when, when, 'W/"é\\"', "Sun, 22 Nov 2026 08:00:00 GMT",
+             "http://b/moved", "http://b/seen", "标题 \"t\""]]
+    with store.write_window(path) as con:
+        record_fetches(con, rows)
+    with store.reader(path) as con:
+        got = con.execute(f"SELECT {', '.join(FETCH_COLUMNS)} FROM sources ORDER BY source_id").fetchall()
+    assert got[0][:7] == (1, "failed", odd, 3, when, 500, when) and got[0][8:] == (
+        '"old"', None, "http://a/", None, "kept")  # NULLs keep the stored etag and title
+    assert got[1][1:] == ("ok", None, 0, None, 304, when, when, 'W/"é\\"', "Sun, 22 Nov 2026 08:00:00 GMT",
+                          "http://b/moved", "http://b/seen", "标题 \"t\"")
