@@ -154,6 +154,30 @@ def _is_lock_error(exc: Exception) -> bool:
     return "lock" in msg.lower() and ("Conflicting" in msg or "Could not set lock" in msg)
 
 
+# Rows per row group that a writer appends (DuckDB's default is 122,880). Each write window's
+# checkpoint recompresses the table's last, growing row group; posts' long texts made that cost
+# up to 1.3 CPU-s and +250 MB per window before a row group filled (docs/ingestion.md). A row
+# group of two waves' posts keeps every checkpoint about as cheap as the first.
+ROW_GROUP_ROWS = 10_240
+STORE_ALIAS = "store"  # the catalog a writer attaches the file as (readers open it directly)
+
+
+def _open(path: Path, read_only: bool) -> duckdb.DuckDBPyConnection:
+    """One DuckDB connection to the file. DuckDB takes the row group size only when a file is
+    attached, never from the file itself, so a writer attaches it to an in-memory database."""
+    if read_only:
+        return duckdb.connect(str(path), read_only=True)
+    con = duckdb.connect()
+    try:
+        quoted = str(path).replace("'", "''")
+        con.execute(f"ATTACH '{quoted}' AS {STORE_ALIAS} (ROW_GROUP_SIZE {ROW_GROUP_ROWS})")
+        con.execute(f"USE {STORE_ALIAS}")
+    except BaseException:
+        con.close()
+        raise
+    return con
+
+
 def connect(path: Path, *, read_only: bool = False, wait_s: float = 60.0,
             say=lambda msg: print(msg, file=sys.stderr)) -> duckdb.DuckDBPyConnection:
     """Open the store, waiting with backoff (up to wait_s) while another process holds it."""
@@ -165,7 +189,7 @@ def connect(path: Path, *, read_only: bool = False, wait_s: float = 60.0,
     delay, told = 0.05, False
     while True:
         try:
-            con = duckdb.connect(str(path), read_only=read_only)
+            con = _open(path, read_only)
             break
         except duckdb.IOException as exc:
             if not _is_lock_error(exc):

@@ -75,6 +75,22 @@ def test_write_window_may_cap_duckdb_threads(tmp_path):
         assert con.execute("SELECT current_setting('threads')").fetchone()[0] == default
 
 
+def test_writers_append_row_groups_of_bounded_size(tmp_path):
+    # Each window's checkpoint recompresses the last row group: the writer keeps it small.
+    path = tmp_path / "s.duckdb"
+    for wave in range(3):
+        with store.write_window(path) as con:
+            con.execute(f"""INSERT INTO posts (post_id, person_id, source_id, text)
+                SELECT 'w{wave}-' || i, 1, 1, repeat('words ', 50) FROM range(8000) t(i)""")
+    with store.reader(path) as con:
+        sizes = [r[0] for r in con.execute(
+            """SELECT sum(count) FROM pragma_storage_info('posts')
+               WHERE column_name = 'post_id' AND segment_type = 'VARCHAR'
+               GROUP BY row_group_id""").fetchall()]
+        assert con.execute("SELECT count(*) FROM posts").fetchone()[0] == 24_000
+    assert sum(sizes) == 24_000 and max(sizes) <= store.ROW_GROUP_ROWS
+
+
 def _hold(path, seconds):
     code = (f"import duckdb, time; c = duckdb.connect({str(path)!r}, read_only=True); "
             f"print('held', flush=True); time.sleep({seconds}); c.close()")
