@@ -610,6 +610,7 @@ def test_labelled_set_meets_per_language_floors(posts: list[dict], floors: dict[
         (lang, kind): _f1(*(counts[(lang, kind, part)] for part in ("tp", "fp", "fn"))) for lang, kind in floors
     }
     below = {key: round(score, 3) for key, score in scores.items() if score < floors[key]}
+    print("scores:", {f"{lang} {kind}": round(score, 3) for (lang, kind), score in sorted(scores.items())})  # pytest -rP shows them
     assert below == {}, f"below floor: {below} (all: {scores})"
 
 
