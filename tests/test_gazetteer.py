@@ -6,6 +6,7 @@ from scripts import train_scorer
 from tests.test_scorer import toy_scorer, with_scorer
 from transforms.gazetteer import FOLDER, load_gazetteer
 from transforms.scorer import WEIGHTS, features, read_weights
+from transforms.tagging import _en_stems as en_stems
 from transforms.tagging import _normalise_post, tag_post
 
 
@@ -56,3 +57,10 @@ def test_shipped_weights_were_trained_with_the_lists_as_they_are() -> None:
         "transforms/gazetteer/ changed since transforms/scorer.json.gz was trained: "
         "run PYTHONPATH=. .venv/bin/python scripts/train_scorer.py and commit the weights"
     )
+
+
+def test_no_english_entry_stems_to_a_function_word() -> None:
+    from transforms.scorer import _FUNCTION_STEMS, _PLAIN
+
+    plain = _FUNCTION_STEMS | set(en_stems(sorted(_PLAIN)))
+    assert not [key for key in load_gazetteer().english if isinstance(key, str) and key in plain]  # "herring" stems to "her"
