@@ -18,6 +18,7 @@ import hashlib
 import re
 from collections.abc import Iterable, Mapping
 from functools import cache
+from operator import add
 from pathlib import Path
 from typing import NamedTuple
 
@@ -83,9 +84,15 @@ class Gazetteer(NamedTuple):
 
     def mention(self, norm: str, feature: str) -> str | None:
         """The first entry of class `feature` in `norm` as the post writes it (the evidence shown
-        for a class feature), or None."""
-        chinese = [entry for entry, classes in (*self.chinese.items(), *self.mixed_classes.items()) if feature in classes and entry in norm]
-        chinese += [entry for entries in self.chinese_longer.values() for entry, classes in entries if feature in classes and entry in norm]
+        for a class feature), or None; found the way chinese_classes and english_classes find them."""
+        chinese: list[str] = []
+        if _CJK.search(norm):
+            for gram in self.chinese_keys.intersection(map(add, norm, norm[1:])):
+                if feature in self.chinese.get(gram, ()):
+                    chinese.append(gram)
+                chinese += [entry for entry, classes in self.chinese_longer.get(gram, ()) if feature in classes and entry in norm]
+            if self.mixed is not None:
+                chinese += [hit for hit in self.mixed.findall(norm) if feature in self.mixed_classes[hit]]
         if chinese:
             return min(chinese, key=lambda entry: (norm.index(entry), -len(entry)))
         tokens = EN_POST_TOKEN.findall(norm)
