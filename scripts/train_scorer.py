@@ -34,6 +34,7 @@ if str(ROOT) not in sys.path:
 from transforms.scorer import (  # noqa: E402
     FORMAT, SUPPRESS_AT, WEIGHTS, Feature, Scorer, _exclusions, evidence, feature_name, features, scorer_from_dict, weights_fingerprint,
 )
+from transforms.gazetteer import CLASS_MARK, load_gazetteer  # noqa: E402
 from transforms.tagging import _normalise_post, load_taxonomy, tag_post  # noqa: E402
 
 FIXTURES = ROOT / "tests" / "fixtures"
@@ -52,6 +53,8 @@ class Config:
     learning_rate: float = 0.4
     l2: float = 0.03
     l2_topics: float = 0.05  # topics: stronger L2 than signals (CV on train_*: English topics 0.780 -> 0.784)
+    l2_classes: float = 0.1  # times the label's L2 for the gazetteer's class features ("=place", transforms/gazetteer.py)
+    class_signals: bool = False  # whether signals learn class-feature weights too (topics always do)
     skip: float = 0.01  # a post whose error for a label is below this teaches that label nothing
     min_count: int = 2
     prune: float = 0.05  # weights smaller than this in magnitude are dropped
@@ -127,6 +130,12 @@ def train(rows: Sequence[set[Feature]], ys: Sequence[tuple[int, ...]], labels: S
     vocab = vocabulary(rows, config.min_count)
     index = {f: i for i, f in enumerate(vocab)}
     xs = [sorted(index[f] for f in row if f in index) for row in rows]
+    # Per label, each feature's L2: class features are few and general, so they may be held less.
+    classes = [isinstance(f, str) and f.startswith(CLASS_MARK) for f in vocab]
+    holds = [[l2 * config.l2_classes if is_class else l2 for is_class in classes] for l2 in l2s]
+    # Class features name what a post is about (topics); signals learn none unless config.class_signals.
+    learns = [label.startswith("topic:") or config.class_signals for label in labels]
+    plain = [[i for i in x if not classes[i]] for x in xs]
     weights = [[0.0] * size for _ in vocab]
     squares = [[1e-8] * size for _ in vocab]
     bias, bias_squares = [0.0] * size, [1e-8] * size
@@ -136,7 +145,7 @@ def train(rows: Sequence[set[Feature]], ys: Sequence[tuple[int, ...]], labels: S
     for _ in range(config.epochs):
         rng.shuffle(order)
         for n in order:
-            x, y = xs[n], ys[n]
+            x, y, x_plain = xs[n], ys[n], plain[n]
             z = list(map(sum, zip(bias, *(weights[i] for i in x)))) if x else list(bias)
             for k in range(size):
                 g = 1.0 / (1.0 + exp(-max(min(z[k], 35.0), -35.0))) - y[k]
@@ -144,9 +153,10 @@ def train(rows: Sequence[set[Feature]], ys: Sequence[tuple[int, ...]], labels: S
                     continue
                 bias_squares[k] += g * g
                 bias[k] -= rate * g / sqrt(bias_squares[k])
-                for i in x:
+                hold = holds[k]
+                for i in x if learns[k] else x_plain:
                     w, s = weights[i], squares[i]
-                    step = g + l2s[k] * w[k]
+                    step = g + hold[i] * w[k]
                     s[k] += step * step
                     w[k] -= rate * step / sqrt(s[k])
     return bias, dict(zip(vocab, weights))
@@ -372,7 +382,8 @@ def build(paths: Sequence[Path], config: Config = Config()) -> dict[str, Any]:
         "thresholds": thresholds,
         "keep": keeps,
         **prune(bias, weights, config),
-        "training": {**training_fingerprint(paths), "posts": len(posts), "threshold_posts": cv["threshold_posts"]},
+        "training": {**training_fingerprint(paths), "posts": len(posts), "threshold_posts": cv["threshold_posts"],
+                     "gazetteer": load_gazetteer().fingerprint},
         "config": {key: value for key, value in vars(config).items() if not key.endswith("_grid")},
         "cv": report,
         "cv_table": cv["table"],

@@ -73,15 +73,15 @@ POSTS_F = [json.loads(line) for line in FIXTURES_F.read_text(encoding="utf-8").s
 FIXTURES_F2 = Path(__file__).parent / "fixtures" / "final_blind_2_posts.jsonl"
 POSTS_F2 = [json.loads(line) for line in FIXTURES_F2.read_text(encoding="utf-8").splitlines() if line.strip()]
 FLOORS_F = {
-    ("en", "topics"): 0.85,
+    ("en", "topics"): 0.86,
     ("en", "signals"): 0.92,
-    ("zh", "topics"): 0.83,
+    ("zh", "topics"): 0.84,
     ("zh", "signals"): 0.86,
 }
 FLOORS_F2 = {
     ("en", "topics"): 0.83,
     ("en", "signals"): 0.87,
-    ("zh", "topics"): 0.86,
+    ("zh", "topics"): 0.90,
     ("zh", "signals"): 0.95,
 }
 
@@ -610,6 +610,7 @@ def test_labelled_set_meets_per_language_floors(posts: list[dict], floors: dict[
         (lang, kind): _f1(*(counts[(lang, kind, part)] for part in ("tp", "fp", "fn"))) for lang, kind in floors
     }
     below = {key: round(score, 3) for key, score in scores.items() if score < floors[key]}
+    print("scores:", {f"{lang} {kind}": round(score, 3) for (lang, kind), score in sorted(scores.items())})  # pytest -rP shows them
     assert below == {}, f"below floor: {below} (all: {scores})"
 
 

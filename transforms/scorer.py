@@ -43,6 +43,7 @@ from transforms.tagging import _EN_POST_TOKEN as EN_POST_TOKEN
 from transforms.tagging import _LATIN
 from transforms.tagging import _en_stems as en_stems
 from transforms.tagging import _normalise
+from transforms.gazetteer import CLASS_MARK, load_gazetteer
 
 __all__ = ["WEIGHTS", "Bound", "LazyBound", "Scorer", "bind", "features", "load_scorer", "read_weights"]
 
@@ -87,6 +88,7 @@ def features(norm: str) -> set[Feature]:
     that the post has English tokens / Chinese characters. None of these can collide."""
     found: set[Feature] = set()
     norm = norm[:MAX_CHARS]
+    gazetteer = load_gazetteer()
     tokens = EN_POST_TOKEN.findall(norm)
     if tokens:
         stems = en_stems(tokens)
@@ -94,6 +96,7 @@ def features(norm: str) -> set[Feature]:
             found.add(_ENGLISH)
         found.update(stems)
         found.update(zip(stems, stems[1:]))
+        found.update(gazetteer.english_classes(found, stems))
         content = [stem for stem in stems if stem not in _FUNCTION_STEMS]
         found.update(zip(content, content[1:]))  # across function words: "watched the final"
     runs = _CJK_RUN.findall(norm)
@@ -101,7 +104,9 @@ def features(norm: str) -> set[Feature]:
         text = " ".join(runs)
         found.add(_CHINESE)
         found.update(text)
-        found.update(map(add, text, text[1:]))
+        bigrams = list(map(add, text, text[1:]))
+        found.update(bigrams)
+        found.update(gazetteer.chinese_classes(text, bigrams, norm))
     if "#" in norm:
         found.update("#" + tag for tag in _HASHTAG.findall(norm))
     found.update(_EMOJI.findall(norm))
@@ -379,6 +384,8 @@ def _explains(feature: Feature) -> bool:
     n-gram, an emoji or a hashtag (not "the", ",", "i", or a lone character)."""
     if feature in (_ENGLISH, _CHINESE):
         return False
+    if isinstance(feature, str) and feature.startswith(CLASS_MARK):
+        return True  # shown as the post's own words for it (_surfaces)
     words = feature if isinstance(feature, tuple) else (feature,)
     if not all(word.isalnum() for word in words):
         return feature[0] == "#" or bool(_EMOJI.match(feature)) if isinstance(feature, str) else False
@@ -402,7 +409,9 @@ def _surfaces(names: list[str], norm: str) -> list[str]:
     stems: list[str] | None = None
     shown = []
     for name in names:
-        if "a" <= name[0] <= "z" or name[0].isdigit():
+        if name.startswith(CLASS_MARK):
+            name = load_gazetteer().mention(norm, name) or name
+        elif "a" <= name[0] <= "z" or name[0].isdigit():
             if stems is None:
                 tokens = EN_POST_TOKEN.findall(norm)
                 stems = en_stems(tokens)
