@@ -220,8 +220,8 @@ def unsupported(scorer: Scorer, found: set[Feature], norm: str, candidates: Iter
     matched = found & scorer.vocabulary
     refused = set()
     for label in candidates:
-        pattern = exclusions.get(label)
-        if (pattern is not None and pattern.search(norm)) or not evidence(scorer, scorer.labels.index(label), matched & scorer.explainers, norm):
+        excluded = exclusions.get(label)
+        if (excluded is not None and excluded.found(norm)) or not evidence(scorer, scorer.labels.index(label), matched & scorer.explainers, norm):
             refused.add(label)
     return refused
 

@@ -256,6 +256,18 @@ def test_taxonomy_exclusions_stop_the_model_too() -> None:
     assert "pets" not in tag_post("", "Grabbed a hot dog at the stand.", taxonomy=taxonomy).topics  # exclude_en hot dog
 
 
+def test_exclusions_find_exactly_what_their_pattern_finds() -> None:
+    from transforms.scorer import _exclusions
+
+    for label in load_taxonomy().labels:
+        ex = _exclusions(label)
+        if ex is None:
+            continue
+        for word in ex.words:
+            for text in (word, f"x {word}s", f"x{word}", f"{word[:-1]}", f"前{word}后"):
+                assert ex.found(text) == (ex.pattern.search(text) is not None), (label.id, text)
+
+
 def test_chinese_posts_get_no_english_bias_feature() -> None:
     assert "@en" not in feats("今天上班。") and "。" in feats("今天上班。")
 

@@ -306,7 +306,7 @@ class Bound(NamedTuple):
                 continue
             if logits[out] < threshold or (signal and at in blocked):
                 continue
-            if excluded is not None and excluded.search(norm):
+            if excluded is not None and excluded.found(norm):
                 continue
             reasons = evidence(scorer, out, matched & scorer.explainers, norm)
             if reasons:
@@ -363,12 +363,24 @@ def bind(scorer: Scorer, labels: Sequence[Any]) -> Bound | None:
     return Bound(scorer, tuple(plan)) if plan else None
 
 
-def _exclusions(label: Any) -> re.Pattern[str] | None:
+class _Exclusions(NamedTuple):
+    """A label's exclusion phrases: `found` is the pattern, and `words` its plain phrases, which
+    every match contains. The pattern's leading lookbehind keeps Python's regex engine from
+    skipping ahead, so searching a long post costs 100-400 us; a substring test first costs a few."""
+    words: tuple[str, ...]
+    pattern: re.Pattern[str]
+
+    def found(self, norm: str) -> bool:
+        return any(w in norm for w in self.words) and self.pattern.search(norm) is not None
+
+
+def _exclusions(label: Any) -> _Exclusions | None:
     """One pattern for a label's exclude_en phrases (from a word start, any ending: "hot dog"
     also finds "hot dogs") and exclude_zh phrases, normalised as posts are."""
-    english = [r"(?<![a-z0-9])" + re.escape(_normalise(word).strip()) for word in label.exclude_en]
-    chinese = [re.escape(_normalise(word).strip()) for word in label.exclude_zh]
-    return re.compile("|".join(english + chinese)) if english or chinese else None
+    words = [_normalise(word).strip() for word in (*label.exclude_en, *label.exclude_zh)]
+    english = [r"(?<![a-z0-9])" + re.escape(w) for w in words[:len(label.exclude_en)]]
+    chinese = [re.escape(w) for w in words[len(label.exclude_en):]]
+    return _Exclusions(tuple(words), re.compile("|".join(english + chinese))) if words else None
 
 
 # Words too common to explain a label: they may carry weight, but are never shown as evidence.
