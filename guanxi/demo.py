@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import re
 import shutil
+import sys
 import threading
 import tomllib
 from collections.abc import Callable, Iterator
@@ -28,6 +29,17 @@ IMAGES_DIR = SAMPLE_DIR / "images"
 CONTENT_TYPES = {".xml": "application/xml; charset=utf-8", ".rss": "application/rss+xml; charset=utf-8",
                  ".atom": "application/atom+xml; charset=utf-8", ".json": "application/feed+json; charset=utf-8",
                  ".ics": "text/calendar; charset=utf-8", ".opml": "text/x-opml; charset=utf-8"}
+
+
+class QuietHTTPServer(ThreadingHTTPServer):
+    """A threading server that says nothing when a client drops its connection (a pooled
+    keep-alive connection closed at the end of a run): that is not an error worth a traceback."""
+
+    daemon_threads = True
+
+    def handle_error(self, request, client_address) -> None:
+        if not isinstance(sys.exc_info()[1], ConnectionError):
+            super().handle_error(request, client_address)
 
 
 def token_time(sign: str, spec: str, now: datetime) -> datetime:
@@ -88,8 +100,7 @@ def serve_folder(root: Path, *, now: Callable[[], datetime] = lambda: datetime.n
         def log_message(self, *args) -> None:
             pass
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    server.daemon_threads = True
+    server = QuietHTTPServer(("127.0.0.1", 0), Handler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:

@@ -487,3 +487,19 @@ def test_readme_covers_people_and_tokens():
         assert p["name"] in text
     for kind in ("RFC822", "ISO", "ICS", "ICSDATE"):
         assert f"@@{kind}:" in text
+
+
+def test_demo_server_keeps_quiet_when_a_client_drops_its_connection(capsys):
+    from guanxi.demo import QuietHTTPServer
+
+    server = QuietHTTPServer(("127.0.0.1", 0), None)
+    try:
+        for exc in (ConnectionResetError(104, "Connection reset by peer"), ValueError("a real bug")):
+            try:
+                raise exc
+            except Exception:
+                server.handle_error(None, ("127.0.0.1", 1))
+    finally:
+        server.server_close()
+    err = capsys.readouterr().err
+    assert "ConnectionResetError" not in err and "ValueError: a real bug" in err
