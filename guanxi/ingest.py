@@ -168,9 +168,12 @@ def _backoff(error_count: int, retry_after_s: float | None) -> timedelta:
     return delay
 
 
-FETCH_COLUMNS = ["source_id", "status", "last_error", "error_count", "next_attempt_at",
-                 "http_status", "last_fetched_at", "last_ok_at", "etag", "last_modified", "url",
-                 "redirect_seen", "title"]
+# A fetch outcome's columns with their SQL types (record_fetches casts the JSON it is sent).
+FETCH_SCHEMA = {"source_id": "INTEGER", "status": "VARCHAR", "last_error": "VARCHAR",
+                "error_count": "INTEGER", "next_attempt_at": "TIMESTAMPTZ", "http_status": "INTEGER",
+                "last_fetched_at": "TIMESTAMPTZ", "last_ok_at": "TIMESTAMPTZ", "etag": "VARCHAR",
+                "last_modified": "VARCHAR", "url": "VARCHAR", "redirect_seen": "VARCHAR", "title": "VARCHAR"}
+FETCH_COLUMNS = list(FETCH_SCHEMA)
 
 
 def fetch_outcome(source: store.SourceRow, batch: Batch, now: datetime,
@@ -192,10 +195,6 @@ def fetch_outcome(source: store.SourceRow, batch: Batch, now: datetime,
             None, None, None, source.url, source.redirect_seen, None]
 
 
-FETCH_TYPES = ["INTEGER", "VARCHAR", "VARCHAR", "INTEGER", "TIMESTAMPTZ", "INTEGER", "TIMESTAMPTZ",
-               "TIMESTAMPTZ", "VARCHAR", "VARCHAR", "VARCHAR", "VARCHAR", "VARCHAR"]  # of FETCH_COLUMNS
-
-
 def record_fetches(con, outcomes: list[list]) -> None:
     """Write every source's fetch outcome in one statement.
 
@@ -205,7 +204,7 @@ def record_fetches(con, outcomes: list[list]) -> None:
     """
     if not outcomes:
         return
-    typed = ", ".join(f"r[{i}]::{t} AS {c}" for i, (c, t) in enumerate(zip(FETCH_COLUMNS, FETCH_TYPES), 1))
+    typed = ", ".join(f"r[{i}]::{t} AS {c}" for i, (c, t) in enumerate(FETCH_SCHEMA.items(), 1))
     con.execute(f"""
         UPDATE sources SET status = f.status, last_error = f.last_error,
                error_count = f.error_count, next_attempt_at = f.next_attempt_at,
