@@ -19,7 +19,9 @@ from connectors.calendar import Meeting
 
 SECTION_ORDER = ("meeting_today", "congratulate", "offer_help", "check_in", "catch_up", "favours",
                  "gone_quiet", "introduce")
-PERSONAL_TOPICS = frozenset({"family", "festivals"})  # nobody needs an introduction for these
+# Nobody needs an introduction for these: family and festivals are personal, and nearly every
+# colleague posts about work, so "both posted about work" would introduce everyone to everyone.
+PERSONAL_TOPICS = frozenset({"family", "festivals", "work"})
 SIGNAL_PRIORITY = ("check_in", "congratulate", "offer_help")  # a sensitive post is never anything else
 
 
@@ -223,7 +225,8 @@ INTRO_PARTNERS = 3  # recent posters on the topic each of them may be introduced
 
 
 def introduce_candidates(posts: Sequence[Post]) -> list[Candidate]:
-    """Pairs of people posting on one topic; an asker (offer_help) leads. Sensitive posters are left out."""
+    """Pairs of people whose posts are mainly about one topic; an asker (offer_help) leads. Sensitive
+    posters are left out."""
     sensitive = {p.person_id for p in posts if p.signal == "check_in"}
     # topic -> person -> their newest post on it, and their newest ask for help on it.
     newest: defaultdict[str, dict[int, Post]] = defaultdict(dict)
@@ -231,11 +234,12 @@ def introduce_candidates(posts: Sequence[Post]) -> list[Candidate]:
     for p in sorted(posts, key=lambda p: (p.published_at, p.post_id), reverse=True):
         if p.person_id in sensitive:
             continue
-        for t in p.topics:
-            if t not in PERSONAL_TOPICS:
-                newest[t].setdefault(p.person_id, p)
-                if p.signal == "offer_help":
-                    newest_ask[t].setdefault(p.person_id, p)
+        # Only what the post is mainly about: a move that mentions the cat is not a post about pets.
+        t = p.main_topic
+        if t is not None and t not in PERSONAL_TOPICS:
+            newest[t].setdefault(p.person_id, p)
+            if p.signal == "offer_help":
+                newest_ask[t].setdefault(p.person_id, p)
     out, seen = [], set()
     for topic in sorted(newest):
         people, askers = newest[topic], newest_ask.get(topic, {})

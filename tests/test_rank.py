@@ -109,6 +109,19 @@ def test_introduce_pairs_an_asker_with_someone_on_the_topic_but_not_a_sensitive_
     assert [(c.person_id, c.other_person_id, c.topic) for c in intro] == [(1, 2, "tech")]
 
 
+def test_introductions_only_on_what_posts_are_mainly_about_and_never_on_work():
+    def about(pid, person, main, *others):
+        evidence = {main: ("a", "b")} | {t: ("c",) for t in others}
+        return Post(post_id=pid, person_id=person, url=f"https://x.example/{pid}", title="", text="hello",
+                    published_at=NOW - timedelta(hours=2), topics=(main, *others), evidence=evidence)
+
+    # Both mention pets in passing (a move, a wedding); only the two travel posts make a pair.
+    posts = [about("a", 1, "travel", "pets"), about("b", 2, "family", "pets"), about("c", 3, "travel"),
+             about("d", 4, "work"), about("e", 5, "work", "tech")]
+    intro = rank.introduce_candidates(posts)
+    assert [(c.person_id, c.other_person_id, c.topic) for c in intro] == [(1, 3, "travel")]
+
+
 def test_diversity_caps_per_person_and_overall_and_keeps_scarce_sections():
     people = [person(1, "Ann", favours=(Favour(NOW - timedelta(days=3), "received", "Lent a bike"),)),
               person(2, "Bo")]
