@@ -86,6 +86,21 @@ def test_redirects_permanent_temporary_and_loops(server):
     assert fetch(server.url("/ftp")).error == "fetch: refused non-http(s) URL ftp://127.0.0.1/feed"
 
 
+def test_cookies_are_kept_per_host_for_the_run_only(server):
+    """A feed that sets a cookie and redirects to where it checks it works (docs/ingestion.md);
+    the cookie goes back only to the host that set it, and a new run starts without it."""
+    local = server.url("/gate").replace("127.0.0.1", "localhost")  # aiohttp keeps no cookies for IP hosts
+    server.routes["/gate"] = lambda req: Reply(302, headers={"Location": "/feed", "Set-Cookie": "seen=1; Path=/"})
+    server.routes["/feed"] = lambda req: (Reply(200, RSS) if "seen=1" in req.headers.get("cookie", "")
+                                          else Reply(403, b"no cookie"))
+    other = server.url("/other")
+    server.routes["/other"] = static(RSS)
+    first, elsewhere = run_fetches([FetchRequest(local), FetchRequest(other)], FetchLimits(concurrency=1))
+    assert first.ok and first.body == RSS
+    assert elsewhere.ok and all("cookie" not in s.headers for s in server.hits("/other"))
+    assert fetch(local.replace("/gate", "/feed")).status_code == 403  # the next run has no cookie
+
+
 def test_status_errors_and_retry_after(server):
     server.routes["/gone"] = lambda req: Reply(410, b"gone")
     server.routes["/busy"] = lambda req: Reply(429, b"", {"Retry-After": "120"})
