@@ -9,8 +9,8 @@ labelled sets is confident about it:
   (traditional text is already simplified by the normalisation; trigrams did not help in
   cross-validation), emoji and hashtags.
 * The weights ship as a small data file (scorer.json.gz) written by scripts/train_scorer.py; no
-  model is downloaded and nothing here needs numpy. Scoring one post is a set intersection with
-  the vocabulary and one column sum over the matched weight vectors, both in C.
+  model is downloaded and nothing here needs numpy. Scoring one post is one weight lookup per
+  feature and one sum of the found (packed) weight vectors, both in C.
 * `Bound.decide` combines the model with the rules, per label, with two thresholds chosen by
   cross-validation: the model *adds* a label the rules missed when its probability reaches the
   label's `add` threshold, and for a signal only when the rules' context readers did not block it
