@@ -1,9 +1,12 @@
-"""The ingest speed tools: the store checker tells stores apart, the CPU counter runs."""
+"""The speed tools: the store checker tells stores apart, the CPU and instruction counters run."""
 
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
+
+import pytest
 
 from benchmarks.store_equivalence import differences
 from guanxi import store
@@ -39,3 +42,19 @@ def test_ingest_cpu_counts_stages_in_the_workers_and_the_storing_process():
     assert re.search(r"main:\s+store a wave\s+\d+\.\d\d CPU-s", p.stdout)
     assert re.search(r"re-check, 1 runs .*sources: 0 ok, 70 not modified, 0 failed", p.stdout)
     assert re.search(r"fetch \(all 304s expected\)\s+\d+\.\d{3} CPU-s", p.stdout)
+
+
+def test_instruction_counter_picks_posts_of_one_language():
+    from benchmarks.tag_instructions import _corpus
+    from transforms.lang import detect_lang
+
+    posts = _corpus("fixture", "zh", 5)
+    assert len(posts) == 5 and {detect_lang(f"{title}\n{text}") for title, text in posts} == {"zh"}
+
+
+@pytest.mark.skipif(shutil.which("valgrind") is None, reason="valgrind is not installed")
+def test_instruction_counter_runs_under_callgrind():
+    p = subprocess.run([sys.executable, "-m", "benchmarks.tag_instructions", "--lang", "en", "--posts", "2"],
+                       cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert p.returncode == 0, p.stderr[-2000:]
+    assert re.fullmatch(r"fixture en: [\d,]+ instructions for 2 posts, \d+\.\d\d M per post\n", p.stdout)

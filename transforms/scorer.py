@@ -9,8 +9,8 @@ labelled sets is confident about it:
   (traditional text is already simplified by the normalisation; trigrams did not help in
   cross-validation), emoji and hashtags.
 * The weights ship as a small data file (scorer.json.gz) written by scripts/train_scorer.py; no
-  model is downloaded and nothing here needs numpy. Scoring one post is a set intersection with
-  the vocabulary and one column sum over the matched weight vectors, both in C.
+  model is downloaded and nothing here needs numpy. Scoring one post is one weight lookup per
+  feature and one sum of the found (packed) weight vectors, both in C.
 * `Bound.decide` combines the model with the rules, per label, with two thresholds chosen by
   cross-validation: the model *adds* a label the rules missed when its probability reaches the
   label's `add` threshold, and for a signal only when the rules' context readers did not block it
@@ -31,7 +31,7 @@ import gzip
 import hashlib
 import json
 import re
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from functools import cache
 from math import exp, log
 from operator import add
@@ -156,10 +156,12 @@ class Scorer(NamedTuple):
         alone, not the whole vector unpacked."""
         return _component(self.packed[feature], out)
 
-    def logits(self, matched: set[Feature]) -> list[int]:
-        """Per-label log-odds (in thousandths) from a post's features in the vocabulary, summed
-        exactly (integers), so the order the features come in never matters."""
-        return _unpack(sum(map(self.packed.__getitem__, matched), self.packed_bias), len(self.labels))
+    def logits(self, found: Iterable[Feature]) -> list[int]:
+        """Per-label log-odds (in thousandths) from a post's features, summed exactly (integers), so
+        the order the features come in never matters; features outside the vocabulary weigh
+        nothing. One lookup per feature: intersecting with the vocabulary first cost a second,
+        and on a long post's tagging the table is cold, so each costs a cache miss."""
+        return _unpack(sum(filter(None, map(self.packed.get, found)), self.packed_bias), len(self.labels))
 
     def probabilities(self, found: set[Feature]) -> dict[str, float]:
         """Per-label probabilities for a post's features (used by the trainer and the tests)."""
@@ -292,8 +294,8 @@ class Bound(NamedTuple):
         blocked in this post is never added, nor a label whose taxonomy exclusions appear in it
         ("累成狗" is not about pets), nor one that no strong content word speaks for."""
         scorer = self.scorer
-        matched = features(norm) & scorer.vocabulary
-        logits = scorer.logits(matched)
+        found = features(norm)
+        logits = scorer.logits(found)
         added: dict[int, tuple[str, ...]] = {}
         dropped: set[int] = set()
         likely: set[int] = set()
@@ -308,7 +310,7 @@ class Bound(NamedTuple):
                 continue
             if excluded is not None and excluded.found(norm):
                 continue
-            reasons = evidence(scorer, out, matched & scorer.explainers, norm)
+            reasons = evidence(scorer, out, found & scorer.explainers, norm)  # explainers: in the vocabulary
             if reasons:
                 added[at] = reasons
         return added, dropped, likely

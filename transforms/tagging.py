@@ -71,6 +71,9 @@ _ZH_NEGATION_WINDOW = 6
 _ZH_HEDGE_WINDOW = 10
 # Longest Chinese context cue looked for (并没有 is three characters).
 _ZH_CUE_LEN = 3
+# Part of the disk cache's key for the prepared Chinese state (transforms/zh_cache.py): bump when its
+# form changes (2: its large sets are dicts, see _word_bigrams).
+_ZH_STATE_FORMAT = 2
 
 _CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff]")
 _LATIN = re.compile(r"[a-z]")
@@ -439,10 +442,10 @@ class _Compiled:
             ):
                 self.zh_fast[word] = tuple((hit.key, hit.surface) for hit in _keep(hits, []))
         self.words: Mapping[str, int] = {}  # jieba's dictionary once loaded, for boundary checks
-        self.joins: frozenset[str] = frozenset()  # character pairs found inside its words
+        self.joins: Mapping[str, None] = {}  # character pairs found inside its words (see _word_bigrams)
         # Per keyword, the dictionary words that would straddle its boundaries (see _boundary_traps),
         # and how many taxonomy words jieba held when they were computed.
-        self.traps: dict[str, tuple[frozenset[str], frozenset[str]]] = {}
+        self.traps: dict[str, tuple[Mapping[str, None], Mapping[str, None]]] = {}
         self.traps_at = -1
         # Only multi-character words go into jieba: boosting single characters such as 猫 would
         # split real words like 熊猫 apart.
@@ -798,17 +801,21 @@ _JIEBA: Any = None
 _JIEBA_WORDS: set[str] = set()
 
 
-_BIGRAMS: dict[tuple[int, int], frozenset[str]] = {}
+_BIGRAMS: dict[tuple[int, int], dict[str, None]] = {}
 
 
-def _word_bigrams(tokenizer: Any) -> frozenset[str]:
+def _word_bigrams(tokenizer: Any) -> dict[str, None]:
     """Every pair of adjacent characters inside a dictionary word of up to _ZH_WORD_REACH
     characters: a boundary whose two neighbouring characters are not such a pair is never
-    straddled by a word, which settles most boundaries with one set lookup."""
+    straddled by a word, which settles most boundaries with one set lookup.
+
+    The ~300,000 pairs are kept as the keys of a dict, used as a set: a dict of strings is not
+    tracked by the garbage collector, while every full collection visits each entry of a frozenset
+    (about 35 ms for these, a few per thousand long posts tagged)."""
     key = (id(tokenizer.FREQ), tokenizer.total)  # words added later change the total
     if key not in _BIGRAMS:
         _BIGRAMS.clear()
-        _BIGRAMS[key] = frozenset(
+        _BIGRAMS[key] = dict.fromkeys(
             word[i : i + 2] for word, freq in tokenizer.FREQ.items() if freq and 1 < len(word) <= _ZH_WORD_REACH for i in range(len(word) - 1)
         )
     return _BIGRAMS[key]
@@ -857,7 +864,7 @@ def _first_jieba(compiled: _Compiled) -> tuple[Any, str | None]:
     from transforms import zh_cache
     from transforms.lang import jieba_identity
 
-    key = zh_cache.cache_key(jieba_identity(), MATCHER_VERSION, _ZH_WORD_REACH, compiled.zh_dictionary, sorted(compiled.zh_keys))
+    key = zh_cache.cache_key(jieba_identity(), MATCHER_VERSION, _ZH_STATE_FORMAT, _ZH_WORD_REACH, compiled.zh_dictionary, sorted(compiled.zh_keys))
     state = zh_cache.load(key)
     if state is None:
         return new_jieba_tokenizer(), key
@@ -901,9 +908,9 @@ def _cut_without_hmm(tokenizer: Any, keywords: Iterable[str] = ()) -> tuple[Call
     # Neighbouring characters inside some dictionary word: words of up to _ZH_WORD_REACH
     # characters (shared with the boundary checks), then the few pairs only longer words hold.
     joins = _word_bigrams(tokenizer)
-    joined = joins | frozenset(
+    joined = {**joins, **dict.fromkeys(  # a dict, like joins, for the garbage collector's sake
         word[i : i + 2] for word, count in freq.items() if count and len(word) > _ZH_WORD_REACH for i in range(len(word) - 1)
-    )
+    )}
 
     def route(text: str, logtotal: float, careful: bool) -> tuple[str, ...] | None:
         """The best cut of `text`; when `careful`, None if any choice in it is a near tie."""
@@ -1470,7 +1477,7 @@ def _affix_keys(token: str, keys: Mapping[str, list[_Key]]) -> tuple[tuple[str, 
     return tuple((part, key) for part in sorted(parts) for key in keys.get(part, ()))
 
 
-def _boundary_traps(keywords: Iterable[str], words: Mapping[str, int]) -> dict[str, tuple[frozenset[str], frozenset[str]]]:
+def _boundary_traps(keywords: Iterable[str], words: Mapping[str, int]) -> dict[str, tuple[dict[str, None], dict[str, None]]]:
     """For each keyword, the texts just before it (left) and just after it (right) that complete a
     dictionary word straddling its start or end, as _ambiguous defines straddling; words that
     straddle both ends are few and short, and are looked up directly. One pass over the dictionary."""
@@ -1494,10 +1501,11 @@ def _boundary_traps(keywords: Iterable[str], words: Mapping[str, int]) -> dict[s
                 left.setdefault(word, set()).add(candidate[:p])
             for word in tails.get(candidate[:p], ()):
                 right.setdefault(word, set()).add(candidate[p:])
-    return {word: (frozenset(left.get(word, ())), frozenset(right.get(word, ()))) for word in keywords}
+    # Dicts used as sets, out of the garbage collector's sight (over 500,000 texts in all; see _word_bigrams).
+    return {word: (dict.fromkeys(left.get(word, ())), dict.fromkeys(right.get(word, ()))) for word in keywords}
 
 
-def _straddled(text: str, start: int, end: int, words: Mapping[str, int], traps: tuple[frozenset[str], frozenset[str]]) -> bool:
+def _straddled(text: str, start: int, end: int, words: Mapping[str, int], traps: tuple[Mapping[str, None], Mapping[str, None]]) -> bool:
     """_ambiguous through the keyword's precomputed traps: a few set lookups instead of a walk."""
     left, right = traps
     for k in range(1, min(start, _ZH_WORD_REACH - 1) + 1):
