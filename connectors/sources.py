@@ -202,12 +202,16 @@ def fetch_in_processes(tasks: Sequence[SourceTask], limits: FetchLimits, *, work
     out = ctx.Queue()
     procs = [ctx.Process(target=_fetch_process, args=(tasks, taken, share, tag, out), daemon=True)
              for _ in range(workers)]
-    gc.freeze()  # what exists now (the tagger above all) stays shared: the children's GC leaves it be
+    # What exists now (the tagger above all) stays shared: no process's collections visit it, as
+    # a visit writes to the pages that hold it and so copies them (this process's too, until
+    # the workers are done).
+    gc.freeze()
     try:
         for proc in procs:
             proc.start()
-    finally:
+    except BaseException:
         gc.unfreeze()
+        raise
     unread = {t.source_id: t for t in tasks}
     running = len(procs)
     try:
@@ -224,6 +228,7 @@ def fetch_in_processes(tasks: Sequence[SourceTask], limits: FetchLimits, *, work
             unread.pop(item[0], None)
             yield item
     finally:
+        gc.unfreeze()
         for proc in procs:
             if running:  # stopped early (the caller gave up, or a process died): stop the rest
                 proc.terminate()
