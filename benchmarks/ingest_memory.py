@@ -21,7 +21,7 @@ import threading
 import time
 from pathlib import Path
 
-from benchmarks.run import VENV_BIN, _tree, start_server, write_config
+from benchmarks.run import VENV_BIN, _tree, children_cpu, start_server, write_config
 
 FIELDS = ("Pss", "Rss", "Private_Clean", "Private_Dirty", "Shared_Clean", "Shared_Dirty")
 
@@ -92,6 +92,7 @@ def main(argv: list[str] | None = None) -> int:
             watcher.start()
             out, err = p.communicate()
             wall = time.perf_counter() - start
+            cpu = children_cpu()
             watcher.join()
             if p.returncode != 0:
                 raise SystemExit(f"ingest_memory: guanxi ingest failed: {err.strip()[-500:]}")
@@ -104,7 +105,8 @@ def main(argv: list[str] | None = None) -> int:
     def name(pid: int) -> str:
         return "storing" if pid == root else f"worker {pid}"
 
-    print(f"cold ingest, {args.feeds} feeds x {args.entries}: {wall:.1f} s wall; {out.strip()}")
+    print(f"cold ingest, {args.feeds} feeds x {args.entries}: {wall:.1f} s wall, {cpu:.1f} CPU-s in its "
+          f"processes; {out.strip()}")
     at, peak = max(samples, key=lambda s: sum(f["Pss"] for f in s[1].values()))
     print(f"\nat the summed PSS peak ({at:.1f} s into the run):\n{HEADER}")
     for pid, f in peak.items():
