@@ -208,11 +208,11 @@ def fetch_in_processes(tasks: Sequence[SourceTask], limits: FetchLimits, *, work
     turns = [ctx.Event() for _ in range(max(workers, -(-len(tasks) // RECYCLE_AFTER_SOURCES)))]
     procs = [ctx.Process(target=_fetch_process, args=(tasks, taken, share, tag, out, turn, RECYCLE_AFTER_SOURCES),
                          daemon=True) for turn in turns]
+    for turn in turns[:workers]:  # the first ones start at once; the spares wait
+        turn.set()
     # What exists now (the tagger above all) stays shared: no process's collections visit it, as
     # a visit writes to the pages that hold it and so copies them (this process's too, until
     # the workers are done).
-    for turn in turns[:workers]:
-        turn.set()
     gc.freeze()
     try:
         for proc in procs:
