@@ -83,12 +83,12 @@ def measure_ingest(folder: Path, feeds: int, entries: int, *, profile: bool = Fa
     out_dir.mkdir(parents=True, exist_ok=True)
     inner = patched_process = sources._fetch_process
 
-    def counted_process(tasks, taken, limits, tag, out):
+    def counted_process(tasks, taken, limits, tag, *rest):  # rest: the queue, its turn, its share
         totals.clear()
         prof = cProfile.Profile() if profile else None
         start = time.process_time()
         try:
-            args = (tasks, taken, limits, _counted(tag, totals, "connectors.sources.tag"), out)
+            args = (tasks, taken, limits, _counted(tag, totals, "connectors.sources.tag"), *rest)
             prof.runcall(inner, *args) if prof else inner(*args)
         finally:
             totals["whole"] = time.process_time() - start

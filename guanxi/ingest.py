@@ -467,6 +467,7 @@ def fetch_and_store(config: Config, plan: IngestPlan, *,
     batches = fetched(plan.tasks, config.ingest, taxonomy_path=taxonomy_path(config))
     for wave in in_waves(batches, STORE_EVERY_POSTS):
         store_batches(config, plan, wave, say=say, summary=summary)
+        wave.clear()  # stored: its posts need not stay alive while the next wave gathers
     return summary
 
 

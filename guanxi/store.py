@@ -136,6 +136,16 @@ MIGRATIONS: list[str] = [
     -- hostile: sources.last_note, what a limit did on the last fetch (e.g. entries capped)
     ALTER TABLE sources ADD COLUMN last_note VARCHAR;
     """,
+    """
+    -- mem: the secondary indexes go. No query of Guanxi's scans them (DuckDB reads ranges and
+    -- IN (SELECT ...) lists by scanning and hash joins), and each write window's checkpoint wrote
+    -- them out again, in memory and CPU that grew with the store (docs/ingestion.md). The primary
+    -- keys and UNIQUE constraints stay: they keep every post and link stored once.
+    DROP INDEX IF EXISTS post_topics_post;
+    DROP INDEX IF EXISTS post_signals_post;
+    DROP INDEX IF EXISTS posts_published;
+    DROP INDEX IF EXISTS post_links_post;
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

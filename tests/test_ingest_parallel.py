@@ -75,6 +75,26 @@ def test_a_fetch_process_that_dies_fails_its_sources_not_the_run(tmp_path, serve
     assert retry.sources_skipped == SOURCES
 
 
+def test_a_fetch_process_hands_over_to_a_spare_after_its_share(tmp_path, server, monkeypatch):
+    cfg = many_feeds(tmp_path, server)
+    share = 9
+    monkeypatch.setattr(connectors.sources, "RECYCLE_AFTER_SOURCES", share)
+    started = tmp_path / "started"
+    started.mkdir()
+    fetch_process = connectors.sources._fetch_process
+
+    def recorded(tasks, taken, limits, tag, out, turn, quota):
+        turn.wait()
+        (started / str(os.getpid())).touch()
+        fetch_process(tasks, taken, limits, tag, out, turn, quota)
+
+    monkeypatch.setattr(connectors.sources, "_fetch_process", recorded)
+    summary = run_ingest(cfg)
+    assert (summary.sources_ok, summary.sources_failed, summary.posts_new) == (SOURCES, 0, 3 * SOURCES)
+    assert query(cfg, "SELECT count(DISTINCT source_id) FROM posts") == [(SOURCES,)]
+    assert len(list(started.iterdir())) == -(-SOURCES // share)  # each read its share, one at a time
+
+
 def test_posts_cross_processes_as_constructor_calls_and_come_back_equal():
     import pickle
     from datetime import datetime, timezone

@@ -32,6 +32,17 @@ def test_contract_tables_and_types(tmp_path):
     con.close()
 
 
+def test_only_the_keys_index_the_post_tables_and_a_post_is_still_stored_once(tmp_path):
+    path = tmp_path / "s.duckdb"
+    store.connect(path).close()
+    con = duckdb.connect(str(path))
+    assert con.execute("SELECT index_name FROM duckdb_indexes() WHERE table_name LIKE 'post%'").fetchall() == []
+    con.execute("INSERT INTO posts (post_id, person_id, source_id) VALUES ('p1', 1, 1)")
+    with pytest.raises(duckdb.ConstraintException):
+        con.execute("INSERT INTO posts (post_id, person_id, source_id) VALUES ('p1', 1, 2)")
+    con.close()
+
+
 def test_migrations_apply_once_and_forward(tmp_path, monkeypatch):
     path = tmp_path / "s.duckdb"
     store.connect(path).close()

@@ -73,6 +73,19 @@ def test_only_the_newest_few_states_are_kept(tmp_path, monkeypatch):
     assert zh_cache.load("missing") is None
 
 
+def test_equal_strings_come_back_as_one_object_and_the_state_equal(tmp_path, monkeypatch):
+    monkeypatch.setenv("GUANXI_CACHE_DIR", str(tmp_path))
+    word = "".join(["熊", "猫"])  # made, so not the same object as the literal below
+    state = ({"熊猫": 3, "熊": 0}, 3, {"猫": (frozenset({word}), frozenset())}, [word[:1], ("熊", 2)])
+    zh_cache.save("shared", state)
+    back = zh_cache.load("shared")
+    assert back == state
+    freq, _, traps, rest = back
+    keys = {key: key for key in freq}
+    [trapped] = traps["猫"][0]
+    assert trapped is keys["熊猫"] and rest[0] is keys["熊"] and rest[1][0] is keys["熊"]
+
+
 def test_scorer_weights_come_back_from_the_cache_equal_and_a_bad_file_is_rebuilt(tmp_path, monkeypatch):
     from transforms.scorer import WEIGHTS, load_scorer, read_weights, scorer_from_dict, weights_fingerprint
 

@@ -906,11 +906,13 @@ def _cut_without_hmm(tokenizer: Any, keywords: Iterable[str] = ()) -> tuple[Call
     pieces: dict[str, tuple[str, ...] | None] = {}
     total = [0]  # the dictionary total the scores (and pieces) were computed for
     # Neighbouring characters inside some dictionary word: words of up to _ZH_WORD_REACH
-    # characters (shared with the boundary checks), then the few pairs only longer words hold.
+    # characters (shared with the boundary checks), then the few pairs only longer words hold
+    # (one dict made from both: about half the size of a set of them, and like joins not tracked
+    # by the garbage collector).
     joins = _word_bigrams(tokenizer)
-    joined = {**joins, **dict.fromkeys(  # a dict, like joins, for the garbage collector's sake
+    joined = dict.fromkeys(chain(joins, (  # a dict, like joins: untracked by the garbage collector
         word[i : i + 2] for word, count in freq.items() if count and len(word) > _ZH_WORD_REACH for i in range(len(word) - 1)
-    )}
+    )))
 
     def route(text: str, logtotal: float, careful: bool) -> tuple[str, ...] | None:
         """The best cut of `text`; when `careful`, None if any choice in it is a near tie."""
