@@ -173,12 +173,11 @@ FETCH_SCHEMA = {"source_id": "INTEGER", "status": "VARCHAR", "last_error": "VARC
                 "error_count": "INTEGER", "next_attempt_at": "TIMESTAMPTZ", "http_status": "INTEGER",
                 "last_fetched_at": "TIMESTAMPTZ", "last_ok_at": "TIMESTAMPTZ", "etag": "VARCHAR",
                 "last_modified": "VARCHAR", "url": "VARCHAR", "redirect_seen": "VARCHAR", "title": "VARCHAR"}
-FETCH_COLUMNS = list(FETCH_SCHEMA)
 
 
 def fetch_outcome(source: store.SourceRow, batch: Batch, now: datetime,
                   say: Callable[[str], None]) -> list:
-    """What a fetch taught us about its source, as a row of FETCH_COLUMNS (None: keep)."""
+    """What a fetch taught us about its source, as a row of FETCH_SCHEMA's columns (None: keep)."""
     if batch.status in ("ok", "not_modified"):
         new_url, seen = source.url, None
         if batch.permanent_redirect and batch.final_url and batch.final_url != source.url:

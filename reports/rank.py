@@ -21,7 +21,7 @@ SECTION_ORDER = ("meeting_today", "congratulate", "offer_help", "check_in", "cat
                  "gone_quiet", "introduce")
 # Nobody needs an introduction for these: family and festivals are personal, and nearly every
 # colleague posts about work, so "both posted about work" would introduce everyone to everyone.
-PERSONAL_TOPICS = frozenset({"family", "festivals", "work"})
+NO_INTRO_TOPICS = frozenset({"family", "festivals", "work"})
 SIGNAL_PRIORITY = ("check_in", "congratulate", "offer_help")  # a sensitive post is never anything else
 
 
@@ -236,7 +236,7 @@ def introduce_candidates(posts: Sequence[Post]) -> list[Candidate]:
             continue
         # Only what the post is mainly about: a move that mentions the cat is not a post about pets.
         t = p.main_topic
-        if t is not None and t not in PERSONAL_TOPICS:
+        if t is not None and t not in NO_INTRO_TOPICS:
             newest[t].setdefault(p.person_id, p)
             if p.signal == "offer_help":
                 newest_ask[t].setdefault(p.person_id, p)

@@ -142,7 +142,7 @@ def test_fetch_outcomes_reach_the_store_exactly_as_made(tmp_path) -> None:
     """The outcomes cross into DuckDB as one JSON text: quotes, backslashes, line breaks, Chinese
     and emoji, NULLs (keep what is stored) and aware timestamps all arrive as they were."""
     from guanxi import store
-    from guanxi.ingest import FETCH_COLUMNS, record_fetches
+    from guanxi.ingest import FETCH_SCHEMA, record_fetches
 
     path = tmp_path / "s.duckdb"
     with store.write_window(path) as con:
@@ -157,7 +157,7 @@ def test_fetch_outcomes_reach_the_store_exactly_as_made(tmp_path) -> None:
     with store.write_window(path) as con:
         record_fetches(con, rows)
     with store.reader(path) as con:
-        got = con.execute(f"SELECT {', '.join(FETCH_COLUMNS)} FROM sources ORDER BY source_id").fetchall()
+        got = con.execute(f"SELECT {', '.join(FETCH_SCHEMA)} FROM sources ORDER BY source_id").fetchall()
     assert got[0][:7] == (1, "failed", odd, 3, when, 500, when) and got[0][8:] == (
         '"old"', None, "http://a/", None, "kept")  # NULLs keep the stored etag and title
     assert got[1][1:] == ("ok", None, 0, None, 304, when, when, 'W/"é\\"', "Sun, 22 Nov 2026 08:00:00 GMT",

@@ -16,7 +16,7 @@ processes never see half a file); an unwritable folder just means no cache.
 
 Equal strings are written once (`one_copy`): the tagger's boundary traps hold half a million short
 strings made by slicing, only 120,000 of them different and most of those dictionary words, so the
-state read back holds each word once, about 45 MB less in every process (and shared by the ingest
+state read back holds each word once, about 53 MB less in every process (and shared by the ingest
 workers), and is quicker to read.
 """
 
