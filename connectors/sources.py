@@ -242,8 +242,10 @@ def fetch_in_processes(tasks: Sequence[SourceTask], limits: FetchLimits, *, work
             yield item
     finally:
         gc.unfreeze()
-        for proc in procs:
-            if running or proc.is_alive():  # stopped early, or a spare not needed: stop it
+        for proc, turn in zip(procs, turns):
+            # Stopped early, or a spare never needed: stop it. A process that said it is done is
+            # left to end by itself (terminated then, its own clean-up would be cut off).
+            if running or not turn.is_set():
                 proc.terminate()
             proc.join(10)
             if proc.is_alive():

@@ -1,6 +1,7 @@
 """Many sources: fetched, parsed and tagged in worker processes, stored in waves as they arrive."""
 
 import os
+import time
 
 import connectors.sources
 import guanxi.ingest
@@ -93,6 +94,25 @@ def test_a_fetch_process_hands_over_to_a_spare_after_its_share(tmp_path, server,
     assert (summary.sources_ok, summary.sources_failed, summary.posts_new) == (SOURCES, 0, 3 * SOURCES)
     assert query(cfg, "SELECT count(DISTINCT source_id) FROM posts") == [(SOURCES,)]
     assert len(list(started.iterdir())) == -(-SOURCES // share)  # each read its share, one at a time
+
+
+def test_a_fetch_process_that_is_done_ends_by_itself_not_cut_off(tmp_path, server, monkeypatch):
+    """Once a process has said it is done, the storing process waits for it to end: terminated
+    then, what it does after its last batch (its clean-up, a benchmark's counters) would be lost."""
+    cfg = many_feeds(tmp_path, server)
+    ended = tmp_path / "ended"
+    ended.mkdir()
+    fetch_process = connectors.sources._fetch_process
+
+    def slow_to_end(*args):
+        fetch_process(*args)
+        time.sleep(0.5)  # still busy after its None has been read
+        (ended / str(os.getpid())).touch()
+
+    monkeypatch.setattr(connectors.sources, "_fetch_process", slow_to_end)
+    summary = run_ingest(cfg)
+    assert (summary.sources_ok, summary.sources_failed) == (SOURCES, 0)
+    assert len(list(ended.iterdir())) == 2  # both workers (parse_workers = 2) ended by themselves
 
 
 def test_posts_cross_processes_as_constructor_calls_and_come_back_equal():
