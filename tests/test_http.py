@@ -119,11 +119,12 @@ def test_timeouts_are_bounded(server):
 
 
 def test_waiting_for_a_host_slot_does_not_count_against_the_total_deadline(server):
-    """With one request at a time per host, the third of three 0.4 s answers waits 0.8 s for
-    its turn: only its own exchange counts towards the 0.6 s deadline, so none gives up."""
-    server.routes["/slow"] = lambda req: Reply(200, RSS, delay_s=0.4)
+    """With one request at a time per host, the third of three 0.5 s answers waits 1 s for its
+    turn: only its own exchange counts towards the 1.2 s deadline, so none gives up (counted
+    from the start it would take 1.5 s; the margins leave room for a busy machine)."""
+    server.routes["/slow"] = lambda req: Reply(200, RSS, delay_s=0.5)
     results = run_fetches([FetchRequest(server.url("/slow")) for _ in range(3)],
-                          FetchLimits(per_host=1, read_s=5, total_s=0.6))
+                          FetchLimits(per_host=1, read_s=5, total_s=1.2))
     assert [r.error for r in results] == [None] * 3 and len(server.hits("/slow")) == 3
 
 
