@@ -106,12 +106,13 @@ def test_scorer_weights_come_back_from_the_cache_equal_and_a_bad_file_is_rebuilt
 
 
 def test_the_large_lookup_sets_of_the_state_are_out_of_the_garbage_collectors_sight(tmp_path):
-    # Every full collection visits each entry of a tracked set: ~850,000 of them cost ~50 ms a time.
+    # Every full collection visits each entry of a tracked set: ~800,000 of them cost ~50 ms a time.
     import gc
     import pickle
 
     _tag(tmp_path)
     [state] = _states(tmp_path)
-    _, (_, _, traps, joins) = pickle.loads(state.read_bytes())
-    assert not gc.is_tracked(joins) and len(joins) > 100_000
-    assert not any(gc.is_tracked(side) for pair in traps.values() for side in pair)
+    _, (freq, _, (pairs, longer_pairs)) = pickle.loads(state.read_bytes())
+    assert not gc.is_tracked(pairs) and len(pairs) > 100_000
+    assert not gc.is_tracked(longer_pairs) and not pairs.keys() & longer_pairs.keys()
+    assert not gc.is_tracked(freq) and len(freq) > 400_000

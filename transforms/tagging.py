@@ -72,8 +72,8 @@ _ZH_HEDGE_WINDOW = 10
 # Longest Chinese context cue looked for (并没有 is three characters).
 _ZH_CUE_LEN = 3
 # Part of the disk cache's key for the prepared Chinese state (transforms/zh_cache.py): bump when its
-# form changes (2: its large sets are dicts, see _word_bigrams).
-_ZH_STATE_FORMAT = 2
+# form changes (2: its large sets are dicts, see _word_pairs; 3: no boundary traps, all pairs cached).
+_ZH_STATE_FORMAT = 3
 
 _CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff]")
 _LATIN = re.compile(r"[a-z]")
@@ -442,11 +442,8 @@ class _Compiled:
             ):
                 self.zh_fast[word] = tuple((hit.key, hit.surface) for hit in _keep(hits, []))
         self.words: Mapping[str, int] = {}  # jieba's dictionary once loaded, for boundary checks
-        self.joins: Mapping[str, None] = {}  # character pairs found inside its words (see _word_bigrams)
-        # Per keyword, the dictionary words that would straddle its boundaries (see _boundary_traps),
-        # and how many taxonomy words jieba held when they were computed.
-        self.traps: dict[str, tuple[Mapping[str, None], Mapping[str, None]]] = {}
-        self.traps_at = -1
+        self.joins: Mapping[str, None] = {}  # character pairs found inside its words (see _word_pairs)
+        self.words_at = -1  # how many taxonomy words jieba held when the segmenter was made
         # Only multi-character words go into jieba: boosting single characters such as 猫 would
         # split real words like 熊猫 apart.
         self.zh_dictionary = tuple(word for word in zh_all if len(word) > 1)
@@ -801,24 +798,28 @@ _JIEBA: Any = None
 _JIEBA_WORDS: set[str] = set()
 
 
-_BIGRAMS: dict[tuple[int, int], dict[str, None]] = {}
+_Pairs = tuple[dict[str, None], dict[str, None]]
+_PAIRS: dict[tuple[int, int], _Pairs] = {}
 
 
-def _word_bigrams(tokenizer: Any) -> dict[str, None]:
-    """Every pair of adjacent characters inside a dictionary word of up to _ZH_WORD_REACH
-    characters: a boundary whose two neighbouring characters are not such a pair is never
-    straddled by a word, which settles most boundaries with one set lookup.
+def _word_pairs(tokenizer: Any) -> _Pairs:
+    """The pairs of adjacent characters inside dictionary words: (those inside a word of up to
+    _ZH_WORD_REACH characters, the ~3,000 more that only longer words hold). A keyword boundary
+    whose two neighbouring characters are not in the first is never straddled by a word, which
+    settles most boundaries with one lookup; the segmenter cuts a block where they are in neither
+    (no word spans them).
 
-    The ~300,000 pairs are kept as the keys of a dict, used as a set: a dict of strings is not
+    The ~300,000 pairs are kept as the keys of dicts, used as sets: a dict of strings is not
     tracked by the garbage collector, while every full collection visits each entry of a frozenset
     (about 35 ms for these, a few per thousand long posts tagged)."""
     key = (id(tokenizer.FREQ), tokenizer.total)  # words added later change the total
-    if key not in _BIGRAMS:
-        _BIGRAMS.clear()
-        _BIGRAMS[key] = dict.fromkeys(
-            word[i : i + 2] for word, freq in tokenizer.FREQ.items() if freq and 1 < len(word) <= _ZH_WORD_REACH for i in range(len(word) - 1)
-        )
-    return _BIGRAMS[key]
+    if key not in _PAIRS:
+        _PAIRS.clear()
+        words = [word for word, freq in tokenizer.FREQ.items() if freq and len(word) > 1]
+        short = dict.fromkeys(word[i : i + 2] for word in words if len(word) <= _ZH_WORD_REACH for i in range(len(word) - 1))
+        longer = {word[i : i + 2]: None for word in words if len(word) > _ZH_WORD_REACH for i in range(len(word) - 1)}
+        _PAIRS[key] = (short, {pair: None for pair in longer if pair not in short})
+    return _PAIRS[key]
 
 
 def _segmenter(compiled: _Compiled) -> Callable[[str], list[str]]:
@@ -836,19 +837,17 @@ def _segmenter(compiled: _Compiled) -> Callable[[str], list[str]]:
                 _JIEBA.add_word(word)
                 _JIEBA_WORDS.add(word)
         tokenizer = _JIEBA
-        # Another taxonomy's words may have joined the dictionary since the traps were computed.
-        if compiled.traps_at != len(_JIEBA_WORDS):
-            compiled.traps = _boundary_traps(compiled.zh_keys, tokenizer.FREQ)
-            compiled.traps_at = len(_JIEBA_WORDS)
+        # Another taxonomy's words may join the dictionary later: the segmenter is then made again.
+        compiled.words_at = len(_JIEBA_WORDS)
         if unsaved is not None:
             from transforms import zh_cache
 
-            zh_cache.save(unsaved, (tokenizer.FREQ, tokenizer.total, compiled.traps, _word_bigrams(tokenizer)))
+            zh_cache.save(unsaved, (tokenizer.FREQ, tokenizer.total, _word_pairs(tokenizer)))
 
-    compiled.zh_sentences.clear()  # they were read with the segmenter and traps being replaced
+    compiled.zh_sentences.clear()  # they were read with the segmenter and dictionary being replaced
     compiled.zh_units.clear()
     compiled.words = tokenizer.FREQ
-    compiled.joins = _word_bigrams(tokenizer)
+    compiled.joins = _word_pairs(tokenizer)[0]
 
     # HMM guesses unknown words; keywords are all in the dictionary, so it only costs time.
     segment, compiled.units = _cut_without_hmm(tokenizer, (*compiled.zh_keys, *compiled.zh_exclude))
@@ -858,7 +857,7 @@ def _segmenter(compiled: _Compiled) -> Callable[[str], list[str]]:
 
 def _first_jieba(compiled: _Compiled) -> tuple[Any, str | None]:
     """The first jieba tokenizer of this process. From the disk cache when it holds this taxonomy's
-    state (its words added, its traps and character pairs attached): (tokenizer, None). Otherwise
+    state (its words added, its character pairs attached): (tokenizer, None). Otherwise
     jieba's own dictionary and the key to save the state under once it is prepared. The state is a
     pure function of jieba's dictionary and the taxonomy's Chinese words (the key)."""
     from transforms import zh_cache
@@ -868,12 +867,11 @@ def _first_jieba(compiled: _Compiled) -> tuple[Any, str | None]:
     state = zh_cache.load(key)
     if state is None:
         return new_jieba_tokenizer(), key
-    freq, total, traps, joins = state
+    freq, total, pairs = state
     tokenizer = new_jieba_tokenizer(freq, total)
     _JIEBA_WORDS.update(compiled.zh_dictionary)
-    compiled.traps, compiled.traps_at = traps, len(_JIEBA_WORDS)
-    _BIGRAMS.clear()
-    _BIGRAMS[(id(tokenizer.FREQ), tokenizer.total)] = joins
+    _PAIRS.clear()
+    _PAIRS[(id(tokenizer.FREQ), tokenizer.total)] = pairs
     return tokenizer, None
 
 
@@ -905,14 +903,7 @@ def _cut_without_hmm(tokenizer: Any, keywords: Iterable[str] = ()) -> tuple[Call
     scores: dict[str, float] = {}
     pieces: dict[str, tuple[str, ...] | None] = {}
     total = [0]  # the dictionary total the scores (and pieces) were computed for
-    # Neighbouring characters inside some dictionary word: words of up to _ZH_WORD_REACH
-    # characters (shared with the boundary checks), then the few pairs only longer words hold
-    # (one dict made from both: about half the size of a set of them, and like joins not tracked
-    # by the garbage collector).
-    joins = _word_bigrams(tokenizer)
-    joined = dict.fromkeys(chain(joins, (  # a dict, like joins: untracked by the garbage collector
-        word[i : i + 2] for word, count in freq.items() if count and len(word) > _ZH_WORD_REACH for i in range(len(word) - 1)
-    )))
+    joins, longer_joins = _word_pairs(tokenizer)  # neighbouring characters inside some dictionary word
 
     def route(text: str, logtotal: float, careful: bool) -> tuple[str, ...] | None:
         """The best cut of `text`; when `careful`, None if any choice in it is a near tie."""
@@ -983,7 +974,7 @@ def _cut_without_hmm(tokenizer: Any, keywords: Iterable[str] = ()) -> tuple[Call
 
     def block_cuts(text: str) -> list[int]:
         """Where no dictionary word spans the two neighbouring characters."""
-        return [p for p in range(1, len(text)) if text[p - 1 : p + 1] not in joined]
+        return [p for p in range(1, len(text)) if text[p - 1 : p + 1] not in joins and text[p - 1 : p + 1] not in longer_joins]
 
     def merge_letters(words: Iterable[str], out: list[str]) -> None:
         """jieba's last step: runs of single Latin letters or digits become one word."""
@@ -1479,49 +1470,27 @@ def _affix_keys(token: str, keys: Mapping[str, list[_Key]]) -> tuple[tuple[str, 
     return tuple((part, key) for part in sorted(parts) for key in keys.get(part, ()))
 
 
-def _boundary_traps(keywords: Iterable[str], words: Mapping[str, int]) -> dict[str, tuple[dict[str, None], dict[str, None]]]:
-    """For each keyword, the texts just before it (left) and just after it (right) that complete a
-    dictionary word straddling its start or end, as _ambiguous defines straddling; words that
-    straddle both ends are few and short, and are looked up directly. One pass over the dictionary."""
-    heads: dict[str, list[str]] = {}  # w[:k] -> keywords w; a word ending in it straddles w's start
-    tails: dict[str, list[str]] = {}  # w[j:] -> keywords w; a word starting with it straddles w's end
-    for word in keywords:
-        size = len(word)
-        for k in range(1, min(size, _ZH_WORD_REACH - 1) + 1):
-            if k < size or size == 1:
-                heads.setdefault(word[:k], []).append(word)
-        for j in range(0 if size == 1 else 1, size):
-            if size - j < _ZH_WORD_REACH:
-                tails.setdefault(word[j:], []).append(word)
-    left: dict[str, set[str]] = {}
-    right: dict[str, set[str]] = {}
-    for candidate, freq in words.items():
-        if not freq or not 1 < len(candidate) <= _ZH_WORD_REACH:
-            continue
-        for p in range(1, len(candidate)):
-            for word in heads.get(candidate[p:], ()):
-                left.setdefault(word, set()).add(candidate[:p])
-            for word in tails.get(candidate[:p], ()):
-                right.setdefault(word, set()).add(candidate[p:])
-    # Dicts used as sets, out of the garbage collector's sight (over 500,000 texts in all; see _word_bigrams).
-    return {word: (dict.fromkeys(left.get(word, ())), dict.fromkeys(right.get(word, ()))) for word in keywords}
-
-
-def _straddled(text: str, start: int, end: int, words: Mapping[str, int], traps: tuple[Mapping[str, None], Mapping[str, None]]) -> bool:
-    """_ambiguous through the keyword's precomputed traps: a few set lookups instead of a walk."""
-    left, right = traps
-    for k in range(1, min(start, _ZH_WORD_REACH - 1) + 1):
-        if text[start - k : start] in left:
-            return True
-    n = len(text)
-    for k in range(1, min(n - end, _ZH_WORD_REACH - 1) + 1):
-        if text[end : end + k] in right:
-            return True
-    # Words covering the whole keyword and more on both sides (at most _ZH_WORD_REACH characters).
-    size = end - start
-    for before in range(1, min(start, _ZH_WORD_REACH - 1 - size) + 1):
-        for after in range(1, min(n - end, _ZH_WORD_REACH - size - before) + 1):
-            if words.get(text[start - before : end + after]):
+def _straddled(text: str, start: int, end: int, words: Mapping[str, int]) -> bool:
+    """_ambiguous, looking only where a word can straddle: words starting before `start` and ending
+    inside the keyword (a keyword of one character: or at its end) or past its end, then words
+    starting inside it (a keyword of one character: at its start) and ending past its end. A walk
+    from a start stops at the first text that is no word's prefix (jieba's dictionary holds every
+    prefix of its words, with frequency 0)."""
+    size, n = end - start, len(text)
+    inside = end if size == 1 else end - 1  # the last end of a word from before `start` that is not fine
+    for a in range(max(start - _ZH_WORD_REACH + 1, 0), start):
+        for b in range(start + 1, min(a + _ZH_WORD_REACH, n) + 1):
+            freq = words.get(text[a:b])
+            if freq is None:
+                break
+            if freq and (b <= inside or b > end):
+                return True
+    for a in range(max(end - _ZH_WORD_REACH + 1, start if size == 1 else start + 1), end):
+        for b in range(end + 1, min(a + _ZH_WORD_REACH, n) + 1):
+            freq = words.get(text[a:b])
+            if freq is None:
+                break
+            if freq:
                 return True
     return False
 
@@ -1584,15 +1553,13 @@ def _zh_char_hits(
     jieba must decide the clause."""
     hits: list[_Hit] = []
     excluded: list[tuple[int, int, int]] = []
-    plan, words, joins, traps = compiled.zh_plan, compiled.words, compiled.joins, compiled.traps
+    plan, words, joins = compiled.zh_plan, compiled.words, compiled.joins
     for at, longest in found:
         for offset, size, word, matched, labels in plan[longest]:
             start = at + offset
             end = start + size
             if matched:
-                if (clause[start - 1 : start + 1] in joins or clause[end - 1 : end + 1] in joins) and _straddled(
-                    clause, start, end, words, traps[word]
-                ):
+                if (clause[start - 1 : start + 1] in joins or clause[end - 1 : end + 1] in joins) and _straddled(clause, start, end, words):
                     return None
                 for key in matched:
                     hits.append(_Hit(key, start, end, word))
@@ -1678,7 +1645,7 @@ def _zh_scan(norm: str, scans: tuple[re.Pattern[str], ...]) -> list[tuple[int, s
 def _match_zh_post(norm: str, zh_found: list[tuple[int, str]], has_latin: bool, compiled: _Compiled, tally: _Tally) -> None:
     """Tally the Chinese keyword occurrences `zh_found` of a whole post, sentence by sentence; matches
     needing no context are counted at once, and repeats of what is already counted are skipped."""
-    if compiled.segment is None or compiled.traps_at != len(_JIEBA_WORDS):
+    if compiled.segment is None or compiled.words_at != len(_JIEBA_WORDS):
         _segmenter(compiled)
     zh_parts, zh_fast, joins, sentences = compiled.zh_parts, compiled.zh_fast, compiled.joins, compiled.zh_sentences
     done: set[str] = set()
