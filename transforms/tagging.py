@@ -26,7 +26,7 @@ import unicodedata
 from bisect import bisect_left, bisect_right
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from functools import cache
+from functools import cache, cached_property
 from itertools import accumulate, chain, repeat
 from math import inf, log
 from operator import itemgetter
@@ -72,7 +72,8 @@ _ZH_HEDGE_WINDOW = 10
 # Longest Chinese context cue looked for (并没有 is three characters).
 _ZH_CUE_LEN = 3
 # Part of the disk cache's key for the prepared Chinese state (transforms/zh_cache.py): bump when its
-# form changes (2: its large sets are dicts, see _word_pairs; 3: no boundary traps, all pairs cached).
+# form changes (2: its large sets are dicts, see _word_pairs; 3: no boundary traps, every pair cached,
+# all in parts by first character, see read_dictionary).
 _ZH_STATE_FORMAT = 3
 
 _CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff]")
@@ -391,11 +392,7 @@ class _Compiled:
         }
         zh_all = [*self.zh_keys, *self.zh_exclude]
         self.zh_heads = frozenset(word[:k] for word in zh_all for k in range(1, len(word) + 1))
-        # One C-level scan per post finds the longest keyword or exclusion at each leftmost
-        # position; words inside a match (火锅 in 火锅店, 烤鸭 in 吃烤鸭) come from this table.
-        # A keyword that overlaps a match without being inside it is also a jieba word, so it makes
-        # the match's boundary ambiguous and jieba then finds it.
-        self.zh_scans = _binned_scans(zh_all)
+        # Words inside a scan's match (火锅 in 火锅店, 烤鸭 in 吃烤鸭; see zh_scans) come from this table.
         self.zh_inside: dict[str, tuple[tuple[int, str], ...]] = {
             word: tuple(
                 (a, word[a:b])
@@ -442,7 +439,7 @@ class _Compiled:
             ):
                 self.zh_fast[word] = tuple((hit.key, hit.surface) for hit in _keep(hits, []))
         self.words: Mapping[str, int] = {}  # jieba's dictionary once loaded, for boundary checks
-        self.joins: Mapping[str, None] = {}  # character pairs found inside its words (see _word_pairs)
+        self.joins: Mapping[str, None] = {}  # character pairs inside its words (see _word_pairs)
         self.words_at = -1  # how many taxonomy words jieba held when the segmenter was made
         # Only multi-character words go into jieba: boosting single characters such as 猫 would
         # split real words like 熊猫 apart.
@@ -464,6 +461,14 @@ class _Compiled:
         self.affixes: dict[str, tuple[tuple[str, _Key], ...]] = {}
         # Per (sentence, its matches to read, whether the post has Latin letters): what counts.
         self.zh_sentences: dict[tuple[str, tuple[tuple[int, str], ...], bool], Any] = {}
+
+    @cached_property
+    def zh_scans(self) -> tuple[re.Pattern[str], ...]:
+        """One C-level scan per post finds the longest keyword or exclusion at each leftmost
+        position. A keyword that overlaps a match without being inside it is also a jieba word, so
+        it makes the match's boundary ambiguous and jieba then finds it. Compiled on the first
+        Chinese post (about 40 ms of regex compiling that an English-only run never needs)."""
+        return _binned_scans([*self.zh_keys, *self.zh_exclude])
 
 
 def _any_of(words: Iterable[str]) -> re.Pattern[str]:
@@ -796,6 +801,8 @@ def taxonomy_fingerprint(taxonomy: Taxonomy) -> str:
 _JIEBA_LOCK = threading.Lock()
 _JIEBA: Any = None
 _JIEBA_WORDS: set[str] = set()
+# The parts of a cached dictionary state not read yet, by first character (see read_dictionary).
+_UNREAD: dict[str, bytes] = {}
 
 
 _Pairs = tuple[dict[str, None], dict[str, None]]
@@ -803,11 +810,10 @@ _PAIRS: dict[tuple[int, int], _Pairs] = {}
 
 
 def _word_pairs(tokenizer: Any) -> _Pairs:
-    """The pairs of adjacent characters inside dictionary words: (those inside a word of up to
-    _ZH_WORD_REACH characters, the ~3,000 more that only longer words hold). A keyword boundary
-    whose two neighbouring characters are not in the first is never straddled by a word, which
-    settles most boundaries with one lookup; the segmenter cuts a block where they are in neither
-    (no word spans them).
+    """The pairs of adjacent characters inside dictionary words of up to _ZH_WORD_REACH characters,
+    and the ~3,000 more found only inside longer words. A keyword boundary whose two neighbours
+    are not in the first is never straddled by a word, which settles most boundaries with one
+    lookup; the segmenter cuts a block where they are in neither (no word spans them).
 
     The ~300,000 pairs are kept as the keys of dicts, used as sets: a dict of strings is not
     tracked by the garbage collector, while every full collection visits each entry of a frozenset
@@ -817,8 +823,8 @@ def _word_pairs(tokenizer: Any) -> _Pairs:
         _PAIRS.clear()
         words = [word for word, freq in tokenizer.FREQ.items() if freq and len(word) > 1]
         short = dict.fromkeys(word[i : i + 2] for word in words if len(word) <= _ZH_WORD_REACH for i in range(len(word) - 1))
-        longer = {word[i : i + 2]: None for word in words if len(word) > _ZH_WORD_REACH for i in range(len(word) - 1)}
-        _PAIRS[key] = (short, {pair: None for pair in longer if pair not in short})
+        longer = dict.fromkeys(pair for word in words if len(word) > _ZH_WORD_REACH for i in range(len(word) - 1) if (pair := word[i : i + 2]) not in short)
+        _PAIRS[key] = (short, longer)
     return _PAIRS[key]
 
 
@@ -830,19 +836,21 @@ def _segmenter(compiled: _Compiled) -> Callable[[str], list[str]]:
         unsaved = None
         if _JIEBA is None:
             _JIEBA, unsaved = _first_jieba(compiled)
-        for word in compiled.zh_dictionary:
-            if word not in _JIEBA_WORDS:
-                # No explicit frequency: jieba then picks one that keeps the word whole without
-                # letting it swallow neighbours that form a more likely word (被/裁判, not 被裁/判).
-                _JIEBA.add_word(word)
-                _JIEBA_WORDS.add(word)
+        missing = [word for word in compiled.zh_dictionary if word not in _JIEBA_WORDS]
+        if missing:
+            _read_parts(list(_UNREAD))  # words added change the total and the pairs: all of it first
+        for word in missing:
+            # No explicit frequency: jieba then picks one that keeps the word whole without
+            # letting it swallow neighbours that form a more likely word (被/裁判, not 被裁/判).
+            _JIEBA.add_word(word)
+            _JIEBA_WORDS.add(word)
         tokenizer = _JIEBA
         # Another taxonomy's words may join the dictionary later: the segmenter is then made again.
         compiled.words_at = len(_JIEBA_WORDS)
         if unsaved is not None:
             from transforms import zh_cache
 
-            zh_cache.save(unsaved, (tokenizer.FREQ, tokenizer.total, _word_pairs(tokenizer)))
+            zh_cache.save(unsaved, (tokenizer.total, _state_parts(tokenizer.FREQ, *_word_pairs(tokenizer))))
 
     compiled.zh_sentences.clear()  # they were read with the segmenter and dictionary being replaced
     compiled.zh_units.clear()
@@ -857,22 +865,73 @@ def _segmenter(compiled: _Compiled) -> Callable[[str], list[str]]:
 
 def _first_jieba(compiled: _Compiled) -> tuple[Any, str | None]:
     """The first jieba tokenizer of this process. From the disk cache when it holds this taxonomy's
-    state (its words added, its character pairs attached): (tokenizer, None). Otherwise
-    jieba's own dictionary and the key to save the state under once it is prepared. The state is a
-    pure function of jieba's dictionary and the taxonomy's Chinese words (the key)."""
+    state (its words added, its character pairs attached): (tokenizer, None), its dictionary and
+    pairs empty until read_dictionary reads the parts a post needs. Otherwise jieba's own
+    dictionary and the key to save the state under once it is prepared. The state is a pure
+    function of jieba's dictionary and the taxonomy's Chinese words (the key)."""
     from transforms import zh_cache
     from transforms.lang import jieba_identity
 
     key = zh_cache.cache_key(jieba_identity(), MATCHER_VERSION, _ZH_STATE_FORMAT, _ZH_WORD_REACH, compiled.zh_dictionary, sorted(compiled.zh_keys))
     state = zh_cache.load(key)
-    if state is None:
+    if not (isinstance(state, tuple) and len(state) == 2 and isinstance(state[1], dict)):  # none, or not of this form
         return new_jieba_tokenizer(), key
-    freq, total, pairs = state
-    tokenizer = new_jieba_tokenizer(freq, total)
+    total, parts = state
+    tokenizer = new_jieba_tokenizer({}, total)
     _JIEBA_WORDS.update(compiled.zh_dictionary)
     _PAIRS.clear()
-    _PAIRS[(id(tokenizer.FREQ), tokenizer.total)] = pairs
+    _PAIRS[(id(tokenizer.FREQ), tokenizer.total)] = ({}, {})
+    _UNREAD.clear()
+    _UNREAD.update(parts)
     return tokenizer, None
+
+
+def _state_parts(freq: Mapping[str, int], pairs: Mapping[str, None], long_pairs: Mapping[str, None]) -> dict[str, bytes]:
+    """jieba's dictionary, the pairs inside its short words and those only its longer words hold
+    (see _word_pairs), split by first character, each part packed on its own
+    (transforms.zh_cache.pack), to be read only when a post needs it."""
+    from transforms import zh_cache
+
+    by_first: dict[str, tuple[dict[str, int], dict[str, None], dict[str, None]]] = {}
+    for at, entries in enumerate((freq, pairs, long_pairs)):
+        for entry, value in entries.items():
+            by_first.setdefault(entry[0], ({}, {}, {}))[at][entry] = value  # type: ignore[index]
+    return {first: zh_cache.pack(part) for first, part in by_first.items()}
+
+
+def _read_parts(firsts: Iterable[str]) -> None:
+    """Merge the unread parts of these first characters into jieba's dictionary and the pairs
+    (with _JIEBA_LOCK held). A part is dropped from _UNREAD only once merged, so a reader on
+    another thread never takes it for read before it is."""
+    from transforms import zh_cache
+
+    if not _UNREAD:
+        return
+    freq = _JIEBA.FREQ
+    pairs, long_pairs = _PAIRS[(id(freq), _JIEBA.total)]
+    for first in firsts:
+        blob = _UNREAD.get(first)
+        if blob is not None:
+            words, inside, long_inside = zh_cache.unpack(blob)
+            freq.update(words)
+            pairs.update(inside)
+            long_pairs.update(long_inside)
+            del _UNREAD[first]
+
+
+def read_dictionary(text: str | None = None) -> None:
+    """Read the parts of the cached Chinese dictionary state that words starting with one of
+    `text`'s characters are in (the whole of it when None).
+
+    A process that loads the state from the disk cache reads only its total and an index: building
+    the ~800,000 entries of jieba's dictionary and the pairs costs about 0.3 s of CPU, and one post
+    needs the few thousand under its own characters. Every lookup the tagger makes is of a slice of
+    the post starting at one of its characters, so the tagger reads those first (and all of it
+    before adding words). A process that forks workers reads all of it first (connectors.sources
+    batch_tagger), so they share it rather than each build their own."""
+    if _UNREAD:
+        with _JIEBA_LOCK:
+            _read_parts(list(_UNREAD) if text is None else set(text))
 
 
 _UNCUT = object()  # a piece not cut yet
@@ -903,7 +962,7 @@ def _cut_without_hmm(tokenizer: Any, keywords: Iterable[str] = ()) -> tuple[Call
     scores: dict[str, float] = {}
     pieces: dict[str, tuple[str, ...] | None] = {}
     total = [0]  # the dictionary total the scores (and pieces) were computed for
-    joins, longer_joins = _word_pairs(tokenizer)  # neighbouring characters inside some dictionary word
+    joined, long_joined = _word_pairs(tokenizer)  # neighbouring characters inside some dictionary word
 
     def route(text: str, logtotal: float, careful: bool) -> tuple[str, ...] | None:
         """The best cut of `text`; when `careful`, None if any choice in it is a near tie."""
@@ -974,7 +1033,7 @@ def _cut_without_hmm(tokenizer: Any, keywords: Iterable[str] = ()) -> tuple[Call
 
     def block_cuts(text: str) -> list[int]:
         """Where no dictionary word spans the two neighbouring characters."""
-        return [p for p in range(1, len(text)) if text[p - 1 : p + 1] not in joins and text[p - 1 : p + 1] not in longer_joins]
+        return [p for p in range(1, len(text)) if (pair := text[p - 1 : p + 1]) not in joined and pair not in long_joined]
 
     def merge_letters(words: Iterable[str], out: list[str]) -> None:
         """jieba's last step: runs of single Latin letters or digits become one word."""
@@ -1475,23 +1534,32 @@ def _straddled(text: str, start: int, end: int, words: Mapping[str, int]) -> boo
     inside the keyword (a keyword of one character: or at its end) or past its end, then words
     starting inside it (a keyword of one character: at its start) and ending past its end. A walk
     from a start stops at the first text that is no word's prefix (jieba's dictionary holds every
-    prefix of its words, with frequency 0)."""
-    size, n = end - start, len(text)
-    inside = end if size == 1 else end - 1  # the last end of a word from before `start` that is not fine
-    for a in range(max(start - _ZH_WORD_REACH + 1, 0), start):
-        for b in range(start + 1, min(a + _ZH_WORD_REACH, n) + 1):
-            freq = words.get(text[a:b])
+    prefix of its words, with frequency 0). Bounds are plain comparisons: min() and max() cost
+    more than the lookups here."""
+    get, n, reach = words.get, len(text), _ZH_WORD_REACH
+    inside = end if end - start == 1 else end - 1  # the last end of a word from before `start` that is not fine
+    a = start - reach + 1 if start >= reach else 0
+    while a < start:
+        top = a + reach + 1 if a + reach < n else n + 1
+        for b in range(start + 1, top):
+            freq = get(text[a:b])
             if freq is None:
                 break
             if freq and (b <= inside or b > end):
                 return True
-    for a in range(max(end - _ZH_WORD_REACH + 1, start if size == 1 else start + 1), end):
-        for b in range(end + 1, min(a + _ZH_WORD_REACH, n) + 1):
-            freq = words.get(text[a:b])
+        a += 1
+    a = end - reach + 1
+    if a <= start:
+        a = start if end - start == 1 else start + 1
+    while a < end:
+        top = a + reach + 1 if a + reach < n else n + 1
+        for b in range(end + 1, top):
+            freq = get(text[a:b])
             if freq is None:
                 break
             if freq:
                 return True
+        a += 1
     return False
 
 
@@ -1647,6 +1715,8 @@ def _match_zh_post(norm: str, zh_found: list[tuple[int, str]], has_latin: bool, 
     needing no context are counted at once, and repeats of what is already counted are skipped."""
     if compiled.segment is None or compiled.words_at != len(_JIEBA_WORDS):
         _segmenter(compiled)
+    if _UNREAD and not _UNREAD.keys().isdisjoint(norm):
+        read_dictionary(norm)
     zh_parts, zh_fast, joins, sentences = compiled.zh_parts, compiled.zh_fast, compiled.joins, compiled.zh_sentences
     done: set[str] = set()
     # Sentence boundaries once, then only the sentences holding a match are cut out.

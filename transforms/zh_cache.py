@@ -77,6 +77,17 @@ def one_copy(state: Any, strings: dict[str, str] | None = None) -> Any:
     return state
 
 
+def pack(part: Any) -> bytes:
+    """A part of a state packed on its own (equal strings once within it), for a state whose
+    parts are read only when needed: the state holds these bytes, unpack reads one back."""
+    return pickle.dumps(one_copy(part), protocol=pickle.HIGHEST_PROTOCOL)
+
+
+def unpack(blob: bytes) -> Any:
+    """A part packed by pack."""
+    return pickle.loads(blob)
+
+
 def save(key: str, state: Any, kind: str = "zh-dict") -> None:
     """Store state of this kind under key (equal strings once), replacing older files of that
     kind; failures are silent."""
