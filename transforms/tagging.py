@@ -932,6 +932,20 @@ def read_dictionary(text: str | None = None) -> None:
     if _UNREAD:
         with _JIEBA_LOCK:
             _read_parts(list(_UNREAD) if text is None else set(text))
+        if text is None:
+            _give_back_freed_memory()
+
+
+def _give_back_freed_memory() -> None:
+    """Hand the memory freed by reading the parts back to the system (glibc's malloc_trim; elsewhere
+    nothing): the parts' bytes lay scattered among the entries that stay, so the allocator keeps
+    about 25 MB it no longer uses, which a process forking workers would hold throughout."""
+    try:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):
+        pass
 
 
 _UNCUT = object()  # a piece not cut yet
