@@ -1545,35 +1545,26 @@ def _affix_keys(token: str, keys: Mapping[str, list[_Key]]) -> tuple[tuple[str, 
 
 def _straddled(text: str, start: int, end: int, words: Mapping[str, int]) -> bool:
     """_ambiguous, looking only where a word can straddle: words starting before `start` and ending
-    inside the keyword (a keyword of one character: or at its end) or past its end, then words
+    inside the keyword or past its end (a keyword of one character: also at its end), then words
     starting inside it (a keyword of one character: at its start) and ending past its end. A walk
     from a start stops at the first text that is no word's prefix (jieba's dictionary holds every
     prefix of its words, with frequency 0). Bounds are plain comparisons: min() and max() cost
     more than the lookups here."""
-    get, n, reach = words.get, len(text), _ZH_WORD_REACH
-    inside = end if end - start == 1 else end - 1  # the last end of a word from before `start` that is not fine
-    a = start - reach + 1 if start >= reach else 0
-    while a < start:
-        top = a + reach + 1 if a + reach < n else n + 1
-        for b in range(start + 1, top):
-            freq = get(text[a:b])
-            if freq is None:
-                break
-            if freq and (b <= inside or b > end):
-                return True
-        a += 1
-    a = end - reach + 1
-    if a <= start:
-        a = start if end - start == 1 else start + 1
-    while a < end:
-        top = a + reach + 1 if a + reach < n else n + 1
-        for b in range(end + 1, top):
-            freq = get(text[a:b])
-            if freq is None:
-                break
-            if freq:
-                return True
-        a += 1
+    get, n, reach, single = words.get, len(text), _ZH_WORD_REACH, end - start == 1
+    right = end - reach + 1
+    if right <= start:
+        right = start if single else start + 1
+    # (first start, last start + 1, first end, the one end that is fine: a longer word that merely
+    # extends a keyword of two or more characters)
+    for a, stop, low, fine in ((start - reach + 1 if start >= reach else 0, start, start + 1, -1 if single else end), (right, end, end + 1, -1)):
+        while a < stop:
+            for b in range(low, a + reach + 1 if a + reach < n else n + 1):
+                freq = get(text[a:b])
+                if freq is None:
+                    break
+                if freq and b != fine:
+                    return True
+            a += 1
     return False
 
 
