@@ -381,13 +381,14 @@ def test_ambiguous_boundaries_still_go_through_jieba() -> None:
     assert "sports" in tags.topics
 
 
-def test_precomputed_boundary_traps_agree_with_the_dictionary_walk() -> None:
-    # The trap sets replace a walk over jieba's dictionary; both must call the same boundaries
-    # ambiguous, for every keyword placed between every pair of neighbours from real posts.
+def test_boundary_check_agrees_with_the_dictionary_walk() -> None:
+    # _straddled looks only where a word can straddle, _ambiguous walks from every start: both must
+    # call the same boundaries ambiguous, for every keyword placed between neighbours from real posts.
     from transforms import tagging
 
     taxonomy = load_taxonomy()
-    tag_post("", "被裁判罚下场", taxonomy=taxonomy)  # loads jieba and the traps
+    tag_post("", "被裁判罚下场", taxonomy=taxonomy)  # loads jieba
+    tagging.read_dictionary()  # all of it (a state from the disk cache is read as posts need it)
     compiled = taxonomy._compiled
     text = "".join(json.loads(line)["text"] for line in FIXTURES.read_text(encoding="utf-8").splitlines() if line.strip())
     chars = sorted({char for char in text if "\u4e00" <= char <= "\u9fff"})[:400] + ["熊", "判", "店", "赛"]
@@ -399,7 +400,7 @@ def test_precomputed_boundary_traps_agree_with_the_dictionary_walk() -> None:
                     clause = f"{left}{word}{after}"
                     start, end = len(left), len(left) + len(word)
                     expected = tagging._ambiguous(clause, start, end, compiled.words)
-                    assert tagging._straddled(clause, start, end, compiled.words, compiled.traps[word]) == expected, (clause, word)
+                    assert tagging._straddled(clause, start, end, compiled.words) == expected, (clause, word)
                     checked += 1
                     straddled += expected
     assert checked > 1000 and 0 < straddled < checked
@@ -411,10 +412,10 @@ def test_precomputed_boundary_traps_agree_with_the_dictionary_walk() -> None:
         for start in range(1, len(candidate) - 1):
             for size in (1, 2):
                 word = candidate[start : start + size]
-                if start + size < len(candidate) and word in compiled.traps:
+                if start + size < len(candidate) and word in compiled.zh_keys:
                     clause = f"{candidate}"
                     expected = tagging._ambiguous(clause, start, start + size, compiled.words)
-                    assert tagging._straddled(clause, start, start + size, compiled.words, compiled.traps[word]) == expected, (clause, word)
+                    assert tagging._straddled(clause, start, start + size, compiled.words) == expected, (clause, word)
                     inside += 1
     assert inside > 100
 
@@ -425,6 +426,7 @@ def test_segmenter_cuts_exactly_like_jieba() -> None:
 
     taxonomy = load_taxonomy()
     tag_post("", "被裁判罚下场", taxonomy=taxonomy)
+    tagging.read_dictionary()  # jieba's own cut below reads any part of it
     segment = taxonomy._compiled.segment
     texts = [json.loads(line)["text"] for path in (FIXTURES, FIXTURES_2, FIXTURES_H, FIXTURES_B) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
     texts += ["拿到了Google的offer!!", "3.5km跑完 #打卡", "a b\r\nc 中 文", "被裁判罚下场", "熊猫和猫", "", "。。。", "ab12中c"]
@@ -455,6 +457,7 @@ def test_clause_units_are_jiebas_cut_and_give_its_hits() -> None:
 
     taxonomy = load_taxonomy()
     tag_post("", "被裁判罚下场", taxonomy=taxonomy)
+    tagging.read_dictionary()  # jieba's own cut below reads any part of it
     compiled = taxonomy._compiled
     texts = [json.loads(line)["text"] for path in (FIXTURES, FIXTURES_2, FIXTURES_H, FIXTURES_B) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
     clauses = [m.group() for text in texts for m in tagging._ZH_CLAUSE.finditer(tagging._normalise_post(text))]

@@ -106,12 +106,79 @@ def test_scorer_weights_come_back_from_the_cache_equal_and_a_bad_file_is_rebuilt
 
 
 def test_the_large_lookup_sets_of_the_state_are_out_of_the_garbage_collectors_sight(tmp_path):
-    # Every full collection visits each entry of a tracked set: ~850,000 of them cost ~50 ms a time.
+    # Every full collection visits each entry of a tracked set: ~800,000 of them cost ~50 ms a time.
     import gc
     import pickle
 
     _tag(tmp_path)
     [state] = _states(tmp_path)
-    _, (_, _, traps, joins) = pickle.loads(state.read_bytes())
-    assert not gc.is_tracked(joins) and len(joins) > 100_000
-    assert not any(gc.is_tracked(side) for pair in traps.values() for side in pair)
+    _, (_, parts) = pickle.loads(state.read_bytes())
+    parts = [zh_cache.unpack(blob) for blob in parts.values()]
+    assert not any(gc.is_tracked(entries) for part in parts for entries in part)
+    freq, pairs, long_pairs = (sum(map(len, entries)) for entries in zip(*parts))
+    assert freq > 400_000 and pairs > 100_000 and 0 < long_pairs < 10_000
+
+
+def test_gazetteer_comes_back_from_the_cache_equal_and_a_changed_list_is_prepared_again(tmp_path, monkeypatch):
+    from transforms.gazetteer import FOLDER, _prepare, load_gazetteer
+
+    monkeypatch.setenv("GUANXI_CACHE_DIR", str(tmp_path / "cache"))
+    lists = tmp_path / "lists"
+    lists.mkdir()
+    for path in FOLDER.glob("*.txt"):
+        (lists / path.name).write_bytes(path.read_bytes())
+    files = [(path.name, path.read_bytes()) for path in sorted(lists.glob("*.txt"))]
+    load_gazetteer.cache_clear()
+    try:
+        prepared = load_gazetteer(lists)  # prepared, then saved
+        [saved] = (tmp_path / "cache").glob("gazetteer-*.pickle")
+        assert prepared == _prepare(files, prepared.fingerprint)
+        load_gazetteer.cache_clear()
+        assert load_gazetteer(lists) == prepared  # read back
+        saved.write_bytes(b"\x80\x05 truncated")
+        load_gazetteer.cache_clear()
+        assert load_gazetteer(lists) == prepared  # prepared again
+        (lists / "pet.txt").write_text("柯基犬\n", encoding="utf-8")
+        load_gazetteer.cache_clear()
+        changed = load_gazetteer(lists)
+        assert "柯基犬" in {entry for group in changed.chinese_longer.values() for entry, _ in group}
+        assert changed.fingerprint != prepared.fingerprint
+    finally:
+        load_gazetteer.cache_clear()
+
+
+READ_AS_NEEDED = """
+import json, sys
+from transforms import tagging
+from transforms.tagging import load_taxonomy, read_dictionary, tag_post
+taxonomy = load_taxonomy()
+first = tag_post("", sys.argv[1], taxonomy=taxonomy)
+unread = len(tagging._UNREAD)
+if sys.argv[2] == "warm":
+    from connectors.sources import batch_tagger
+    batch_tagger(None, warm_up=True)
+else:
+    read_dictionary()
+words, (pairs, long_pairs) = tagging._JIEBA.FREQ, tagging._word_pairs(tagging._JIEBA)  # short words, long words only
+print(json.dumps([first.topics, first.signals, unread, len(tagging._UNREAD), len(words), len(pairs), len(long_pairs)]))
+"""
+
+
+def _read_as_needed(cache, text: str, how: str) -> list:
+    import subprocess
+    import sys
+
+    run = subprocess.run([sys.executable, "-c", READ_AS_NEEDED, text, how], capture_output=True, text=True, check=True,
+                         env={**__import__("os").environ, "GUANXI_CACHE_DIR": str(cache)})
+    return json.loads(run.stdout)
+
+
+def test_a_cached_state_is_read_as_posts_need_it_and_whole_before_workers_fork(tmp_path):
+    # Computed (and saved) in the first process, whole; read back part by part in the next ones.
+    computed = _read_as_needed(tmp_path, POSTS[1]["text"], "all")
+    assert computed[2] == 0 and computed[4] > 400_000
+    lazy = _read_as_needed(tmp_path, POSTS[1]["text"], "all")
+    assert lazy[:2] == computed[:2] == [["sports"], []]
+    assert lazy[2] > 1000  # parts of the characters the post does not have are not read
+    assert lazy[3:] == [0, *computed[4:]]  # read_dictionary() reads the rest: the same dictionary and pairs
+    assert _read_as_needed(tmp_path, POSTS[1]["text"], "warm")[3:] == lazy[3:]  # the ingest warm-up reads it all

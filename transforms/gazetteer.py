@@ -109,26 +109,49 @@ class Gazetteer(NamedTuple):
         return None
 
 
-def _entries(path: Path) -> Iterable[str]:
+def _entries(text: str) -> Iterable[str]:
     """A list file's entries: non-blank lines not starting with '#', normalised as posts are."""
-    for line in path.read_text(encoding="utf-8").splitlines():
+    for line in text.splitlines():
         line = line.strip()
         if line and not line.startswith("#"):
             yield _normalise(line).strip()
 
 
+# The code that prepares the lists (normalising, stemming, the trie regex): part of the disk cache's key.
+_PREPARED_BY = (Path(__file__), Path(__file__).with_name("tagging.py"), Path(__file__).with_name("zh_variants.py"))
+
+
 @cache
 def load_gazetteer(folder: Path = FOLDER) -> Gazetteer:
-    """Every list file in `folder`, prepared; a class is a file's name without its extension."""
+    """Every list file in `folder`, prepared; a class is a file's name without its extension.
+
+    Preparing them (normalising and stemming some 8,000 entries) costs about 50 ms of CPU, so the
+    result is kept in the disk cache (transforms/zh_cache.py, kind "gazetteer"), keyed by the
+    files and the source of the code that prepares them."""
+    from transforms import zh_cache
+
+    files = [(path.name, path.read_bytes()) for path in sorted(folder.glob("*.txt"))]
+    digest = hashlib.sha256()
+    for name, data in files:
+        digest.update(name.encode() + b"\0" + data)
+    code = hashlib.sha256(b"".join(path.read_bytes() for path in _PREPARED_BY)).hexdigest()
+    key = zh_cache.cache_key("gazetteer", digest.hexdigest(), code)
+    gazetteer = zh_cache.load(key, kind="gazetteer")
+    if not isinstance(gazetteer, Gazetteer):
+        gazetteer = _prepare(files, digest.hexdigest()[:16])
+        zh_cache.save(key, gazetteer, kind="gazetteer")
+    return gazetteer
+
+
+def _prepare(files: list[tuple[str, bytes]], fingerprint: str) -> Gazetteer:
+    """The Gazetteer of these (file name, contents) lists."""
     english: dict[EnglishKey, set[str]] = {}
     longer: dict[tuple[str, str], dict[tuple[str, ...], set[str]]] = {}
     chinese: dict[str, set[str]] = {}
     mixed: dict[str, set[str]] = {}
-    digest = hashlib.sha256()
-    for path in sorted(folder.glob("*.txt")):
-        digest.update(path.name.encode() + b"\0" + path.read_bytes())
-        feature = CLASS_MARK + path.stem
-        for entry in _entries(path):
+    for name, data in files:
+        feature = CLASS_MARK + Path(name).stem
+        for entry in _entries(data.decode("utf-8")):
             if _CJK.search(entry):
                 if len(entry) > 1:
                     (mixed if _NOT_CJK.search(entry) else chinese).setdefault(entry, set()).add(feature)
@@ -154,5 +177,5 @@ def load_gazetteer(folder: Path = FOLDER) -> Gazetteer:
         chinese_keys=frozenset(chinese) | frozenset(frozen_zh_longer),
         mixed=re.compile(_trie_pattern(sorted(mixed))) if mixed else None,
         mixed_classes={entry: tuple(sorted(cls)) for entry, cls in mixed.items()},
-        fingerprint=digest.hexdigest()[:16],
+        fingerprint=fingerprint,
     )

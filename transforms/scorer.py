@@ -262,13 +262,14 @@ def load_scorer(path: Path = WEIGHTS) -> Scorer | None:
         return None
     from transforms import zh_cache
 
-    digest = weights_fingerprint_cached(path)  # the taxonomy's fingerprint has read it already
-    key = zh_cache.cache_key("scorer", FORMAT, digest)
+    # Keyed by the file as stored: its fingerprint (of the JSON inside) would cost a decompression.
+    raw = path.read_bytes()
+    key = zh_cache.cache_key("scorer", FORMAT, hashlib.sha256(raw).hexdigest())
     scorer = zh_cache.load(key, kind="scorer")
-    if not isinstance(scorer, Scorer) or scorer.fingerprint != digest:
-        blob = gzip.decompress(path.read_bytes())
+    if not isinstance(scorer, Scorer):
+        blob = gzip.decompress(raw)
         scorer = scorer_from_dict(json.loads(blob), _digest(blob))
-        zh_cache.save(zh_cache.cache_key("scorer", FORMAT, scorer.fingerprint), scorer, kind="scorer")
+        zh_cache.save(key, scorer, kind="scorer")
     return scorer
 
 

@@ -26,7 +26,7 @@ import unicodedata
 from bisect import bisect_left, bisect_right
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from functools import cache
+from functools import cache, cached_property
 from itertools import accumulate, chain, repeat
 from math import inf, log
 from operator import itemgetter
@@ -72,8 +72,9 @@ _ZH_HEDGE_WINDOW = 10
 # Longest Chinese context cue looked for (并没有 is three characters).
 _ZH_CUE_LEN = 3
 # Part of the disk cache's key for the prepared Chinese state (transforms/zh_cache.py): bump when its
-# form changes (2: its large sets are dicts, see _word_bigrams).
-_ZH_STATE_FORMAT = 2
+# form changes (2: its large sets are dicts, see _word_pairs; 3: no boundary traps, every pair cached,
+# all in parts by first character, see read_dictionary).
+_ZH_STATE_FORMAT = 3
 
 _CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff]")
 _LATIN = re.compile(r"[a-z]")
@@ -391,11 +392,7 @@ class _Compiled:
         }
         zh_all = [*self.zh_keys, *self.zh_exclude]
         self.zh_heads = frozenset(word[:k] for word in zh_all for k in range(1, len(word) + 1))
-        # One C-level scan per post finds the longest keyword or exclusion at each leftmost
-        # position; words inside a match (火锅 in 火锅店, 烤鸭 in 吃烤鸭) come from this table.
-        # A keyword that overlaps a match without being inside it is also a jieba word, so it makes
-        # the match's boundary ambiguous and jieba then finds it.
-        self.zh_scans = _binned_scans(zh_all)
+        # Words inside a scan's match (火锅 in 火锅店, 烤鸭 in 吃烤鸭; see zh_scans) come from this table.
         self.zh_inside: dict[str, tuple[tuple[int, str], ...]] = {
             word: tuple(
                 (a, word[a:b])
@@ -442,11 +439,8 @@ class _Compiled:
             ):
                 self.zh_fast[word] = tuple((hit.key, hit.surface) for hit in _keep(hits, []))
         self.words: Mapping[str, int] = {}  # jieba's dictionary once loaded, for boundary checks
-        self.joins: Mapping[str, None] = {}  # character pairs found inside its words (see _word_bigrams)
-        # Per keyword, the dictionary words that would straddle its boundaries (see _boundary_traps),
-        # and how many taxonomy words jieba held when they were computed.
-        self.traps: dict[str, tuple[Mapping[str, None], Mapping[str, None]]] = {}
-        self.traps_at = -1
+        self.joins: Mapping[str, None] = {}  # character pairs inside its words (see _word_pairs)
+        self.words_at = -1  # how many taxonomy words jieba held when the segmenter was made
         # Only multi-character words go into jieba: boosting single characters such as 猫 would
         # split real words like 熊猫 apart.
         self.zh_dictionary = tuple(word for word in zh_all if len(word) > 1)
@@ -467,6 +461,14 @@ class _Compiled:
         self.affixes: dict[str, tuple[tuple[str, _Key], ...]] = {}
         # Per (sentence, its matches to read, whether the post has Latin letters): what counts.
         self.zh_sentences: dict[tuple[str, tuple[tuple[int, str], ...], bool], Any] = {}
+
+    @cached_property
+    def zh_scans(self) -> tuple[re.Pattern[str], ...]:
+        """One C-level scan per post finds the longest keyword or exclusion at each leftmost
+        position. A keyword that overlaps a match without being inside it is also a jieba word, so
+        it makes the match's boundary ambiguous and jieba then finds it. Compiled on the first
+        Chinese post (about 40 ms of regex compiling that an English-only run never needs)."""
+        return _binned_scans([*self.zh_keys, *self.zh_exclude])
 
 
 def _any_of(words: Iterable[str]) -> re.Pattern[str]:
@@ -799,26 +801,31 @@ def taxonomy_fingerprint(taxonomy: Taxonomy) -> str:
 _JIEBA_LOCK = threading.Lock()
 _JIEBA: Any = None
 _JIEBA_WORDS: set[str] = set()
+# The parts of a cached dictionary state not read yet, by first character (see read_dictionary).
+_UNREAD: dict[str, bytes] = {}
 
 
-_BIGRAMS: dict[tuple[int, int], dict[str, None]] = {}
+_Pairs = tuple[dict[str, None], dict[str, None]]
+_PAIRS: dict[tuple[int, int], _Pairs] = {}
 
 
-def _word_bigrams(tokenizer: Any) -> dict[str, None]:
-    """Every pair of adjacent characters inside a dictionary word of up to _ZH_WORD_REACH
-    characters: a boundary whose two neighbouring characters are not such a pair is never
-    straddled by a word, which settles most boundaries with one set lookup.
+def _word_pairs(tokenizer: Any) -> _Pairs:
+    """The pairs of adjacent characters inside dictionary words of up to _ZH_WORD_REACH characters,
+    and the ~3,000 more found only inside longer words. A keyword boundary whose two neighbours
+    are not in the first is never straddled by a word, which settles most boundaries with one
+    lookup; the segmenter cuts a block where they are in neither (no word spans them).
 
-    The ~300,000 pairs are kept as the keys of a dict, used as a set: a dict of strings is not
+    The ~300,000 pairs are kept as the keys of dicts, used as sets: a dict of strings is not
     tracked by the garbage collector, while every full collection visits each entry of a frozenset
     (about 35 ms for these, a few per thousand long posts tagged)."""
     key = (id(tokenizer.FREQ), tokenizer.total)  # words added later change the total
-    if key not in _BIGRAMS:
-        _BIGRAMS.clear()
-        _BIGRAMS[key] = dict.fromkeys(
-            word[i : i + 2] for word, freq in tokenizer.FREQ.items() if freq and 1 < len(word) <= _ZH_WORD_REACH for i in range(len(word) - 1)
-        )
-    return _BIGRAMS[key]
+    if key not in _PAIRS:
+        _PAIRS.clear()
+        words = [word for word, freq in tokenizer.FREQ.items() if freq and len(word) > 1]
+        short = dict.fromkeys(word[i : i + 2] for word in words if len(word) <= _ZH_WORD_REACH for i in range(len(word) - 1))
+        longer = dict.fromkeys(pair for word in words if len(word) > _ZH_WORD_REACH for i in range(len(word) - 1) if (pair := word[i : i + 2]) not in short)
+        _PAIRS[key] = (short, longer)
+    return _PAIRS[key]
 
 
 def _segmenter(compiled: _Compiled) -> Callable[[str], list[str]]:
@@ -829,26 +836,26 @@ def _segmenter(compiled: _Compiled) -> Callable[[str], list[str]]:
         unsaved = None
         if _JIEBA is None:
             _JIEBA, unsaved = _first_jieba(compiled)
-        for word in compiled.zh_dictionary:
-            if word not in _JIEBA_WORDS:
-                # No explicit frequency: jieba then picks one that keeps the word whole without
-                # letting it swallow neighbours that form a more likely word (被/裁判, not 被裁/判).
-                _JIEBA.add_word(word)
-                _JIEBA_WORDS.add(word)
+        missing = [word for word in compiled.zh_dictionary if word not in _JIEBA_WORDS]
+        if missing:
+            _read_parts(list(_UNREAD))  # words added change the total and the pairs: all of it first
+        for word in missing:
+            # No explicit frequency: jieba then picks one that keeps the word whole without
+            # letting it swallow neighbours that form a more likely word (被/裁判, not 被裁/判).
+            _JIEBA.add_word(word)
+            _JIEBA_WORDS.add(word)
         tokenizer = _JIEBA
-        # Another taxonomy's words may have joined the dictionary since the traps were computed.
-        if compiled.traps_at != len(_JIEBA_WORDS):
-            compiled.traps = _boundary_traps(compiled.zh_keys, tokenizer.FREQ)
-            compiled.traps_at = len(_JIEBA_WORDS)
+        # Another taxonomy's words may join the dictionary later: the segmenter is then made again.
+        compiled.words_at = len(_JIEBA_WORDS)
         if unsaved is not None:
             from transforms import zh_cache
 
-            zh_cache.save(unsaved, (tokenizer.FREQ, tokenizer.total, compiled.traps, _word_bigrams(tokenizer)))
+            zh_cache.save(unsaved, (tokenizer.total, _state_parts(tokenizer.FREQ, *_word_pairs(tokenizer))))
 
-    compiled.zh_sentences.clear()  # they were read with the segmenter and traps being replaced
+    compiled.zh_sentences.clear()  # they were read with the segmenter and dictionary being replaced
     compiled.zh_units.clear()
     compiled.words = tokenizer.FREQ
-    compiled.joins = _word_bigrams(tokenizer)
+    compiled.joins = _word_pairs(tokenizer)[0]
 
     # HMM guesses unknown words; keywords are all in the dictionary, so it only costs time.
     segment, compiled.units = _cut_without_hmm(tokenizer, (*compiled.zh_keys, *compiled.zh_exclude))
@@ -858,23 +865,87 @@ def _segmenter(compiled: _Compiled) -> Callable[[str], list[str]]:
 
 def _first_jieba(compiled: _Compiled) -> tuple[Any, str | None]:
     """The first jieba tokenizer of this process. From the disk cache when it holds this taxonomy's
-    state (its words added, its traps and character pairs attached): (tokenizer, None). Otherwise
-    jieba's own dictionary and the key to save the state under once it is prepared. The state is a
-    pure function of jieba's dictionary and the taxonomy's Chinese words (the key)."""
+    state (its words added, its character pairs attached): (tokenizer, None), its dictionary and
+    pairs empty until read_dictionary reads the parts a post needs. Otherwise jieba's own
+    dictionary and the key to save the state under once it is prepared. The state is a pure
+    function of jieba's dictionary and the taxonomy's Chinese words (the key)."""
     from transforms import zh_cache
     from transforms.lang import jieba_identity
 
     key = zh_cache.cache_key(jieba_identity(), MATCHER_VERSION, _ZH_STATE_FORMAT, _ZH_WORD_REACH, compiled.zh_dictionary, sorted(compiled.zh_keys))
     state = zh_cache.load(key)
-    if state is None:
+    if not (isinstance(state, tuple) and len(state) == 2 and isinstance(state[1], dict)):  # none, or not of this form
         return new_jieba_tokenizer(), key
-    freq, total, traps, joins = state
-    tokenizer = new_jieba_tokenizer(freq, total)
+    total, parts = state
+    tokenizer = new_jieba_tokenizer({}, total)
     _JIEBA_WORDS.update(compiled.zh_dictionary)
-    compiled.traps, compiled.traps_at = traps, len(_JIEBA_WORDS)
-    _BIGRAMS.clear()
-    _BIGRAMS[(id(tokenizer.FREQ), tokenizer.total)] = joins
+    _PAIRS.clear()
+    _PAIRS[(id(tokenizer.FREQ), tokenizer.total)] = ({}, {})
+    _UNREAD.clear()
+    _UNREAD.update(parts)
     return tokenizer, None
+
+
+def _state_parts(freq: Mapping[str, int], pairs: Mapping[str, None], long_pairs: Mapping[str, None]) -> dict[str, bytes]:
+    """jieba's dictionary, the pairs inside its short words and those only its longer words hold
+    (see _word_pairs), split by first character, each part packed on its own
+    (transforms.zh_cache.pack), to be read only when a post needs it."""
+    from transforms import zh_cache
+
+    by_first: dict[str, tuple[dict[str, int], dict[str, None], dict[str, None]]] = {}
+    for at, entries in enumerate((freq, pairs, long_pairs)):
+        for entry, value in entries.items():
+            by_first.setdefault(entry[0], ({}, {}, {}))[at][entry] = value  # type: ignore[index]
+    return {first: zh_cache.pack(part) for first, part in by_first.items()}
+
+
+def _read_parts(firsts: Iterable[str]) -> None:
+    """Merge the unread parts of these first characters into jieba's dictionary and the pairs
+    (with _JIEBA_LOCK held). A part is dropped from _UNREAD only once merged, so a reader on
+    another thread never takes it for read before it is."""
+    from transforms import zh_cache
+
+    if not _UNREAD:
+        return
+    freq = _JIEBA.FREQ
+    pairs, long_pairs = _PAIRS[(id(freq), _JIEBA.total)]
+    for first in firsts:
+        blob = _UNREAD.get(first)
+        if blob is not None:
+            words, inside, long_inside = zh_cache.unpack(blob)
+            freq.update(words)
+            pairs.update(inside)
+            long_pairs.update(long_inside)
+            del _UNREAD[first]
+
+
+def read_dictionary(text: str | None = None) -> None:
+    """Read the parts of the cached Chinese dictionary state that words starting with one of
+    `text`'s characters are in (the whole of it when None).
+
+    A process that loads the state from the disk cache reads only its total and an index: building
+    the ~800,000 entries of jieba's dictionary and the pairs costs about 0.3 s of CPU, and one post
+    needs the few thousand under its own characters. Every lookup the tagger makes is of a slice of
+    the post starting at one of its characters, so the tagger reads those first (and all of it
+    before adding words). A process that forks workers reads all of it first (connectors.sources
+    batch_tagger), so they share it rather than each build their own."""
+    if _UNREAD:
+        with _JIEBA_LOCK:
+            _read_parts(list(_UNREAD) if text is None else set(text))
+        if text is None:
+            _give_back_freed_memory()
+
+
+def _give_back_freed_memory() -> None:
+    """Hand the memory freed by reading the parts back to the system (glibc's malloc_trim; elsewhere
+    nothing): the parts' bytes lay scattered among the entries that stay, so the allocator keeps
+    about 25 MB it no longer uses, which a process forking workers would hold throughout."""
+    try:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):
+        pass
 
 
 _UNCUT = object()  # a piece not cut yet
@@ -905,14 +976,7 @@ def _cut_without_hmm(tokenizer: Any, keywords: Iterable[str] = ()) -> tuple[Call
     scores: dict[str, float] = {}
     pieces: dict[str, tuple[str, ...] | None] = {}
     total = [0]  # the dictionary total the scores (and pieces) were computed for
-    # Neighbouring characters inside some dictionary word: words of up to _ZH_WORD_REACH
-    # characters (shared with the boundary checks), then the few pairs only longer words hold
-    # (one dict made from both: about half the size of a set of them, and like joins not tracked
-    # by the garbage collector).
-    joins = _word_bigrams(tokenizer)
-    joined = dict.fromkeys(chain(joins, (  # a dict, like joins: untracked by the garbage collector
-        word[i : i + 2] for word, count in freq.items() if count and len(word) > _ZH_WORD_REACH for i in range(len(word) - 1)
-    )))
+    joined, long_joined = _word_pairs(tokenizer)  # neighbouring characters inside some dictionary word
 
     def route(text: str, logtotal: float, careful: bool) -> tuple[str, ...] | None:
         """The best cut of `text`; when `careful`, None if any choice in it is a near tie."""
@@ -983,7 +1047,7 @@ def _cut_without_hmm(tokenizer: Any, keywords: Iterable[str] = ()) -> tuple[Call
 
     def block_cuts(text: str) -> list[int]:
         """Where no dictionary word spans the two neighbouring characters."""
-        return [p for p in range(1, len(text)) if text[p - 1 : p + 1] not in joined]
+        return [p for p in range(1, len(text)) if (pair := text[p - 1 : p + 1]) not in joined and pair not in long_joined]
 
     def merge_letters(words: Iterable[str], out: list[str]) -> None:
         """jieba's last step: runs of single Latin letters or digits become one word."""
@@ -1479,50 +1543,28 @@ def _affix_keys(token: str, keys: Mapping[str, list[_Key]]) -> tuple[tuple[str, 
     return tuple((part, key) for part in sorted(parts) for key in keys.get(part, ()))
 
 
-def _boundary_traps(keywords: Iterable[str], words: Mapping[str, int]) -> dict[str, tuple[dict[str, None], dict[str, None]]]:
-    """For each keyword, the texts just before it (left) and just after it (right) that complete a
-    dictionary word straddling its start or end, as _ambiguous defines straddling; words that
-    straddle both ends are few and short, and are looked up directly. One pass over the dictionary."""
-    heads: dict[str, list[str]] = {}  # w[:k] -> keywords w; a word ending in it straddles w's start
-    tails: dict[str, list[str]] = {}  # w[j:] -> keywords w; a word starting with it straddles w's end
-    for word in keywords:
-        size = len(word)
-        for k in range(1, min(size, _ZH_WORD_REACH - 1) + 1):
-            if k < size or size == 1:
-                heads.setdefault(word[:k], []).append(word)
-        for j in range(0 if size == 1 else 1, size):
-            if size - j < _ZH_WORD_REACH:
-                tails.setdefault(word[j:], []).append(word)
-    left: dict[str, set[str]] = {}
-    right: dict[str, set[str]] = {}
-    for candidate, freq in words.items():
-        if not freq or not 1 < len(candidate) <= _ZH_WORD_REACH:
-            continue
-        for p in range(1, len(candidate)):
-            for word in heads.get(candidate[p:], ()):
-                left.setdefault(word, set()).add(candidate[:p])
-            for word in tails.get(candidate[:p], ()):
-                right.setdefault(word, set()).add(candidate[p:])
-    # Dicts used as sets, out of the garbage collector's sight (over 500,000 texts in all; see _word_bigrams).
-    return {word: (dict.fromkeys(left.get(word, ())), dict.fromkeys(right.get(word, ()))) for word in keywords}
-
-
-def _straddled(text: str, start: int, end: int, words: Mapping[str, int], traps: tuple[Mapping[str, None], Mapping[str, None]]) -> bool:
-    """_ambiguous through the keyword's precomputed traps: a few set lookups instead of a walk."""
-    left, right = traps
-    for k in range(1, min(start, _ZH_WORD_REACH - 1) + 1):
-        if text[start - k : start] in left:
-            return True
-    n = len(text)
-    for k in range(1, min(n - end, _ZH_WORD_REACH - 1) + 1):
-        if text[end : end + k] in right:
-            return True
-    # Words covering the whole keyword and more on both sides (at most _ZH_WORD_REACH characters).
-    size = end - start
-    for before in range(1, min(start, _ZH_WORD_REACH - 1 - size) + 1):
-        for after in range(1, min(n - end, _ZH_WORD_REACH - size - before) + 1):
-            if words.get(text[start - before : end + after]):
-                return True
+def _straddled(text: str, start: int, end: int, words: Mapping[str, int]) -> bool:
+    """_ambiguous, looking only where a word can straddle: words starting before `start` and ending
+    inside the keyword or past its end (a keyword of one character: also at its end), then words
+    starting inside it (a keyword of one character: at its start) and ending past its end. A walk
+    from a start stops at the first text that is no word's prefix (jieba's dictionary holds every
+    prefix of its words, with frequency 0). Bounds are plain comparisons: min() and max() cost
+    more than the lookups here."""
+    get, n, reach, single = words.get, len(text), _ZH_WORD_REACH, end - start == 1
+    right = end - reach + 1
+    if right <= start:
+        right = start if single else start + 1
+    # (first start, last start + 1, first end, the one end that is fine: a longer word that merely
+    # extends a keyword of two or more characters)
+    for a, stop, low, fine in ((start - reach + 1 if start >= reach else 0, start, start + 1, -1 if single else end), (right, end, end + 1, -1)):
+        while a < stop:
+            for b in range(low, a + reach + 1 if a + reach < n else n + 1):
+                freq = get(text[a:b])
+                if freq is None:
+                    break
+                if freq and b != fine:
+                    return True
+            a += 1
     return False
 
 
@@ -1584,15 +1626,13 @@ def _zh_char_hits(
     jieba must decide the clause."""
     hits: list[_Hit] = []
     excluded: list[tuple[int, int, int]] = []
-    plan, words, joins, traps = compiled.zh_plan, compiled.words, compiled.joins, compiled.traps
+    plan, words, joins = compiled.zh_plan, compiled.words, compiled.joins
     for at, longest in found:
         for offset, size, word, matched, labels in plan[longest]:
             start = at + offset
             end = start + size
             if matched:
-                if (clause[start - 1 : start + 1] in joins or clause[end - 1 : end + 1] in joins) and _straddled(
-                    clause, start, end, words, traps[word]
-                ):
+                if (clause[start - 1 : start + 1] in joins or clause[end - 1 : end + 1] in joins) and _straddled(clause, start, end, words):
                     return None
                 for key in matched:
                     hits.append(_Hit(key, start, end, word))
@@ -1678,8 +1718,10 @@ def _zh_scan(norm: str, scans: tuple[re.Pattern[str], ...]) -> list[tuple[int, s
 def _match_zh_post(norm: str, zh_found: list[tuple[int, str]], has_latin: bool, compiled: _Compiled, tally: _Tally) -> None:
     """Tally the Chinese keyword occurrences `zh_found` of a whole post, sentence by sentence; matches
     needing no context are counted at once, and repeats of what is already counted are skipped."""
-    if compiled.segment is None or compiled.traps_at != len(_JIEBA_WORDS):
+    if compiled.segment is None or compiled.words_at != len(_JIEBA_WORDS):
         _segmenter(compiled)
+    if _UNREAD and not _UNREAD.keys().isdisjoint(norm):
+        read_dictionary(norm)
     zh_parts, zh_fast, joins, sentences = compiled.zh_parts, compiled.zh_fast, compiled.joins, compiled.zh_sentences
     done: set[str] = set()
     # Sentence boundaries once, then only the sentences holding a match are cut out.
