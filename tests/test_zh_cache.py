@@ -49,6 +49,22 @@ def test_corrupt_cache_is_recomputed_and_rewritten(tmp_path, monkeypatch):
     assert zh_cache.load(state.name[len("zh-dict-"):-len(".pickle")]) is not None
 
 
+def test_a_damaged_byte_anywhere_in_the_file_is_found_when_loading_not_while_tagging(tmp_path, monkeypatch):
+    """The dictionary's parts are unpickled only when a post needs them: a flipped byte inside one
+    (the file still unpickles) must be caught by the checksum when the file is loaded."""
+    cache = tmp_path / "cache"
+    monkeypatch.setenv("GUANXI_CACHE_DIR", str(cache))
+    computed = _tag(cache)
+    [state] = _states(cache)
+    key = state.name[len("zh-dict-"):-len(".pickle")]
+    data = bytearray(state.read_bytes())
+    data[len(data) * 2 // 3] ^= 0x40
+    state.write_bytes(bytes(data))
+    assert zh_cache.load(key) is None
+    assert _tag(cache) == computed  # computed again and rewritten
+    assert zh_cache.load(key) is not None
+
+
 def test_unwritable_cache_folder_just_means_no_cache(tmp_path):
     blocker = tmp_path / "a-file"
     blocker.write_text("x")
@@ -105,14 +121,14 @@ def test_scorer_weights_come_back_from_the_cache_equal_and_a_bad_file_is_rebuilt
         load_scorer.cache_clear()
 
 
-def test_the_large_lookup_sets_of_the_state_are_out_of_the_garbage_collectors_sight(tmp_path):
+def test_the_large_lookup_sets_of_the_state_are_out_of_the_garbage_collectors_sight(tmp_path, monkeypatch):
     # Every full collection visits each entry of a tracked set: ~800,000 of them cost ~50 ms a time.
     import gc
-    import pickle
 
+    monkeypatch.setenv("GUANXI_CACHE_DIR", str(tmp_path))
     _tag(tmp_path)
     [state] = _states(tmp_path)
-    _, (_, parts) = pickle.loads(state.read_bytes())
+    _, parts = zh_cache.load(state.name[len("zh-dict-"):-len(".pickle")])
     parts = [zh_cache.unpack(blob) for blob in parts.values()]
     assert not any(gc.is_tracked(entries) for part in parts for entries in part)
     freq, pairs, long_pairs = (sum(map(len, entries)) for entries in zip(*parts))
