@@ -406,9 +406,11 @@ def in_waves(batches: Iterable[tuple[int, Batch]], posts: int) -> Iterator[dict[
 
 def store_batches(config: Config, plan: IngestPlan, batches: dict[int, Batch], *,
                   say: Callable[[str], None] = lambda m: print(m, file=sys.stderr),
-                  summary: IngestSummary | None = None) -> IngestSummary:
+                  summary: IngestSummary | None = None, consume: bool = False) -> IngestSummary:
     """Record each fetch and save its posts in ONE transaction (search indexing comes later);
-    counts go into `summary` (a new one unless given, so waves of one run add up).
+    counts go into `summary` (a new one unless given, so waves of one run add up). With
+    `consume`, `batches` is emptied once its posts are inserted, before the commit: the wave's
+    objects are gone when the checkpoint allocates (a task that may be retried keeps them).
 
     Validators (ETag, Last-Modified) are saved only together with the posts they vouch for: if
     the store stays busy and this gives up, nothing of these batches is written and the next
@@ -443,6 +445,9 @@ def store_batches(config: Config, plan: IngestPlan, batches: dict[int, Batch], *
                                   taxonomy=_taxonomy(config) if records else None)
         summary.posts_new += new
         summary.posts_updated += updated
+        if consume:
+            records.clear()
+            batches.clear()
         pause_point("store")  # test-only: a crash test kills the process here, mid-transaction
         prune_expired(con, config.retention_days, now)
     return summary
@@ -465,8 +470,7 @@ def fetch_and_store(config: Config, plan: IngestPlan, *,
     summary = IngestSummary(sources_skipped=plan.waiting)
     batches = fetched(plan.tasks, config.ingest, taxonomy_path=taxonomy_path(config))
     for wave in in_waves(batches, STORE_EVERY_POSTS):
-        store_batches(config, plan, wave, say=say, summary=summary)
-        wave.clear()  # stored: its posts need not stay alive while the next wave gathers
+        store_batches(config, plan, wave, say=say, summary=summary, consume=True)
     return summary
 
 

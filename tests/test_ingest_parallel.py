@@ -28,15 +28,21 @@ def many_feeds(tmp_path, server):
 
 def test_many_sources_are_tagged_in_workers_and_stored_in_waves(tmp_path, server, monkeypatch):
     cfg = many_feeds(tmp_path, server)
-    waves = []
+    waves, left = [], []
     store_batches = guanxi.ingest.store_batches
+
+    def storing(config, plan, batches, **kw):
+        waves.append(len(batches))
+        summary = store_batches(config, plan, batches, **kw)
+        left.append(len(batches))
+        return summary
+
     monkeypatch.setattr(guanxi.ingest, "STORE_EVERY_POSTS", 40)
-    monkeypatch.setattr(guanxi.ingest, "store_batches",
-                        lambda config, plan, batches, **kw: waves.append(len(batches))
-                        or store_batches(config, plan, batches, **kw))
+    monkeypatch.setattr(guanxi.ingest, "store_batches", storing)
     summary = run_ingest(cfg)
     assert (summary.sources_ok, summary.sources_failed, summary.posts_new) == (SOURCES, 0, 3 * SOURCES)
     assert len(waves) >= 5 and sum(waves) == SOURCES  # each source in exactly one wave
+    assert left == [0] * len(waves)  # each wave let go once stored (before its commit's checkpoint)
     assert query(cfg, "SELECT count(*) FROM post_signals WHERE signal = 'congratulate'") == [(3 * SOURCES,)]
     assert query(cfg, "SELECT count(*) FROM sources WHERE etag IS NOT NULL") == [(SOURCES,)]
     again = run_ingest(cfg)  # every wave saved its validators: the re-check is all conditional
