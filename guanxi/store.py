@@ -8,7 +8,6 @@ and wait with bounded backoff when someone else holds it, saying so on stderr.
 from __future__ import annotations
 
 import contextlib
-import functools
 import sys
 import time
 from collections.abc import Iterator, Sequence
@@ -20,6 +19,7 @@ from typing import Any
 import duckdb
 
 from guanxi.errors import GuanxiError
+from guanxi.memory import trim_heap
 
 # Each entry migrates the schema from version i to i+1. Append only; never edit a shipped one.
 MIGRATIONS: list[str] = [
@@ -296,21 +296,7 @@ def give_back_memory() -> None:
     pa = sys.modules.get("pyarrow")
     if pa is not None:
         pa.default_memory_pool().release_unused()
-    libc = _libc()
-    if libc is not None:
-        libc.malloc_trim(0)
-
-
-@functools.cache
-def _libc():
-    """glibc, for malloc_trim (None elsewhere: musl, macOS)."""
-    import ctypes
-
-    try:
-        libc = ctypes.CDLL("libc.so.6")
-        return libc if hasattr(libc, "malloc_trim") else None
-    except OSError:
-        return None
+    trim_heap()
 
 
 @contextlib.contextmanager

@@ -940,12 +940,9 @@ def _give_back_freed_memory() -> None:
     """Hand the memory freed by reading the parts back to the system (glibc's malloc_trim; elsewhere
     nothing): the parts' bytes lay scattered among the entries that stay, so the allocator keeps
     about 25 MB it no longer uses, which a process forking workers would hold throughout."""
-    try:
-        import ctypes
+    from guanxi.memory import trim_heap
 
-        ctypes.CDLL("libc.so.6").malloc_trim(0)
-    except (OSError, AttributeError):
-        pass
+    trim_heap()
 
 
 _UNCUT = object()  # a piece not cut yet
