@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import calendar
 import json
+import re
 from datetime import datetime, timezone
 from typing import Any
 
@@ -107,7 +108,22 @@ def make_entry(fields: dict, contents: list[str], images: list[str], base_url: s
     image = next((i for i in images if i), None) or first_image(html, fields.get("base") or base_url)
     return Entry(guid=fields.get("guid"), url=fields.get("url"), title=title, text=text,
                  html=html or None, published_at=fields.get("published_at"),
-                 author=fields.get("author"), image=image)
+                 author=fields.get("author"), image=image, is_repost=is_bare_repost(text))
+
+
+# Where a Weibo repost's quoted part begins: RSSHub writes the original as " - 转发 @author: …",
+# and Weibo joins the comments of earlier reposters as "//@name: …".
+_REPOST_QUOTE = re.compile(r"(?:^|\s)-\s*(?:转发|轉發)\s*@|//@")
+# What Weibo fills in when the poster adds no words of their own.
+_NO_OWN_WORDS = frozenset({"", "转发微博", "轉發微博", "转发", "轉發", "repost"})
+
+
+def is_bare_repost(text: str) -> bool:
+    """A Weibo repost with no words of the poster's own: stored as a repost (the digest leaves
+    those out). One with a comment ("报名了！ - 转发 @俱乐部: …") stays the poster's own post: the
+    comment is what they said, and the digest's excerpt drops the quoted part."""
+    quote = _REPOST_QUOTE.search(text)
+    return quote is not None and text[: quote.start()].strip(" \t\n:：").lower() in _NO_OWN_WORDS
 
 
 def parse_json_feed(body: bytes) -> tuple[FeedMeta, list[Entry]]:
@@ -140,6 +156,7 @@ def parse_json_feed(body: bytes) -> tuple[FeedMeta, list[Entry]]:
             author=author,
             image=_s(item.get("image")) or _s(item.get("banner_image")) or first_image(html),
             lang=_s(item.get("language")) or _s(doc.get("language")),
+            is_repost=is_bare_repost(text.strip()),
         ))
     return meta, entries
 

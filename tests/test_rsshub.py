@@ -28,3 +28,27 @@ def test_weibo_route_with_utc8_dates_stored_as_timestamptz(server, tmp_path):
     assert texts[0] == "今天收到了offer，下个月入职新公司！"
     image = query(cfg, "SELECT image FROM posts WHERE url LIKE '%01'")[0][0]
     assert image == "https://wx1.sinaimg.cn/large/abc.jpg"
+
+
+def weibo_item(n: int, description: str) -> str:
+    return (f"<item><title>t{n}</title><description><![CDATA[{description}]]></description>"
+            f"<link>https://weibo.com/1234567890/R{n}</link><guid>https://weibo.com/1234567890/R{n}</guid>"
+            f"<pubDate>Fri, 2{n} Nov 2026 08:00:00 +0800</pubDate></item>")
+
+
+def test_a_weibo_repost_without_words_of_ones_own_is_a_repost_and_a_commented_one_is_not(server, tmp_path):
+    quoted = '<blockquote> - 转发 <a href="https://weibo.com/1">@上海徒步俱乐部</a>:&ensp;周六佘山穿越，报名见评论区。</blockquote>'
+    items = [weibo_item(1, f"报名了！一起走的举个手。<br>{quoted}"),      # a comment: the poster's own post
+             weibo_item(2, f"转发微博<br>{quoted}"),                      # Weibo's default words: a repost
+             weibo_item(3, quoted),                                       # nothing at all: a repost
+             weibo_item(4, "转发微博//@小王: 太好了//@老李: 同去"),         # a chain, nothing of one's own
+             weibo_item(5, "今天的报告 - 欢迎转发给同事")]                  # the word alone is no repost
+    server.routes["/weibo/user/1234567890"] = static(
+        '<?xml version="1.0"?><rss version="2.0"><channel><title>王芳的微博</title>'
+        + "".join(items) + "</channel></rss>")
+    cfg = make_config(tmp_path, {"王芳": ["rsshub:/weibo/user/1234567890"]},
+                      f'[rsshub]\nbase_url = "{server.base}/"\n')
+    assert run_ingest(cfg).posts_new == 5
+    reposts = dict(query(cfg, "SELECT url, is_repost FROM posts"))
+    assert {url[-2:]: flag for url, flag in reposts.items()} == {
+        "R1": False, "R2": True, "R3": True, "R4": True, "R5": False}
