@@ -182,8 +182,8 @@ def bench_queries(folder: Path, posts: int) -> list[tuple[str, str]]:
     people = max(1, posts // 1000)
     with store.write_window(path) as con:
         con.execute(f"INSERT INTO people (name) SELECT 'P' || i FROM range({people}) t(i)")
-        con.execute(f"INSERT INTO sources (person_id, kind, spec, url) SELECT person_id, 'feed', 'u' || person_id, "
-                    f"'https://x/' || person_id FROM people")
+        con.execute("INSERT INTO sources (person_id, kind, spec, url) SELECT person_id, 'feed', 'u' || person_id, "
+                    "'https://x/' || person_id FROM people")
         con.execute(f"""INSERT INTO posts (post_id, person_id, source_id, url, title, text, published_at, lang)
             SELECT 'p' || i, 1 + (i % {people}), 1 + (i % {people}), 'https://x/p/' || i, 'Post ' || i,
                    repeat('word ', 60), TIMESTAMPTZ '2026-11-22 09:00:00+00' - to_minutes(i * 2), 'en'

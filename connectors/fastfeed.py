@@ -18,7 +18,7 @@ from urllib.parse import urljoin
 
 from lxml import etree
 
-from guanxi.models import Entry, FeedMeta
+from guanxi.models import FeedMeta
 from transforms.text import join_url
 
 ATOM = "{http://www.w3.org/2005/Atom}"
