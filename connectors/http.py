@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import asyncio
 import email.utils
+import os
+import re
 import time
 import zlib
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from urllib.parse import urljoin, urlsplit
@@ -137,6 +139,36 @@ def tls_context():
     return _TLS[0]
 
 
+_LOOPBACK = frozenset({"localhost", "127.0.0.1", "::1"})
+
+
+def env_proxies(environ: Mapping[str, str]) -> dict[str, str]:
+    """The proxies the environment names, by scheme ("http", "https", "no"): `http_proxy`,
+    `https_proxy`, `no_proxy` in either case, lower case winning (as curl and urllib read them)."""
+    proxies: dict[str, str] = {}
+    for key in sorted(environ, key=str.islower):  # upper-case names first, so lower case wins
+        if key.lower() in ("http_proxy", "https_proxy", "no_proxy") and environ[key]:
+            proxies[key[:-6].lower()] = environ[key]
+    return proxies
+
+
+def proxy_for(url: str, proxies: Mapping[str, str]) -> str | None:
+    """The proxy a request to `url` goes through (see env_proxies), or None to connect directly:
+    when none is set for its scheme, when `no_proxy` names its host (urllib's matching), and
+    always for loopback, so a local RSSHub is never sent through a proxy. Only HTTP proxies
+    (aiohttp tunnels https through them with CONNECT); a socks:// one is ignored."""
+    parts = urlsplit(url)
+    proxy = proxies.get(parts.scheme.lower())
+    if not proxy or proxy.split("://", 1)[0].lower() not in ("http", "https"):
+        return None
+    host = (parts.hostname or "").lower()
+    if not host or host in _LOOPBACK or host.startswith("127."):
+        return None
+    from urllib.request import proxy_bypass_environment
+
+    return None if proxy_bypass_environment(host, dict(proxies)) else proxy
+
+
 # Our errors keep the names they had under httpx ("fetch: ConnectError: ..."), whatever the
 # client library, so stored errors and the sources that report them read the same.
 _ERROR_NAMES = (
@@ -169,6 +201,8 @@ class Fetcher:
         self._session: aiohttp.ClientSession | None = None
         self._global = asyncio.Semaphore(limits.concurrency)
         self._hosts: dict[str, asyncio.Semaphore] = {}
+        # Read here, not by aiohttp (trust_env would also read ~/.netrc: no credentials from files).
+        self._proxies = env_proxies(os.environ)
 
     async def __aenter__(self) -> "Fetcher":
         lim = self.limits
@@ -255,6 +289,7 @@ class Fetcher:
         """One request; returns (status, location) for a redirect, else a FetchResult."""
         cap = self.limits.max_bytes
         async with self._session.get(url, headers=headers, allow_redirects=False,
+                                     proxy=proxy_for(url, self._proxies) if self._proxies else None,
                                      ssl=tls_context() if https else True) as resp:
             status = resp.status
             hdrs = _headers(resp)
@@ -332,9 +367,13 @@ async def _drain(resp: aiohttp.ClientResponse) -> None:
         return
 
 
+# user:password@ in a URL (a proxy's, say): never into an error, which is stored and shown.
+_USERINFO = re.compile(r"(?<=://)[^/@\s]+@")
+
+
 def _one_line(exc: BaseException) -> str:
     text = str(exc).strip() or type(exc).__name__
-    return text.splitlines()[0][:300]
+    return _USERINFO.sub("***@", text.splitlines()[0])[:300]
 
 
 def run_fetches(requests: Sequence[FetchRequest], limits: FetchLimits = FetchLimits()) -> list[FetchResult]:

@@ -5,7 +5,7 @@ import gzip
 import brotli
 import pytest
 
-from connectors.http import FetchLimits, FetchRequest, parse_retry_after, run_fetches
+from connectors.http import FetchLimits, FetchRequest, env_proxies, parse_retry_after, proxy_for, run_fetches
 from tests.loopback import Reply, static
 
 RSS = b"<rss version='2.0'><channel><title>t</title></channel></rss>"
@@ -184,3 +184,38 @@ def test_https_verifies_certificates_with_the_one_tls_context(tmp_path, monkeypa
         trusting = ssl.create_default_context(cadata=pem)
         monkeypatch.setattr(http, "_TLS", [trusting])
         assert fetch(srv.url("/f")).body == RSS
+
+
+def test_a_proxy_from_the_environment_carries_the_request_but_never_a_loopback_one(server, monkeypatch):
+    """The loopback server stands in for the proxy: a proxied request names the whole URL
+    (`GET http://feeds.example/feed.xml`), which it answers itself; nothing leaves the machine."""
+    server.routes["http://feeds.example/feed.xml"] = lambda req: Reply(200, RSS, {"ETag": '"p1"'})
+    server.routes["/local.xml"] = lambda req: Reply(200, RSS)
+    monkeypatch.setenv("HTTP_PROXY", "http://127.0.0.1:9")  # the lower-case one wins
+    monkeypatch.setenv("http_proxy", server.base)
+    via = fetch("http://feeds.example/feed.xml")
+    assert via.error is None and via.body == RSS and via.headers["etag"] == '"p1"'
+    assert len(server.hits("http://feeds.example/feed.xml")) == 1
+    local = fetch(server.url("/local.xml"))  # loopback is always reached directly
+    assert local.error is None and [s.path for s in server.hits("/local.xml")] == ["/local.xml"]
+
+
+def test_no_proxy_and_unsupported_proxies_mean_a_direct_connection():
+    proxies = env_proxies({"https_proxy": "http://proxy.corp:3128", "NO_PROXY": "intranet.example,.corp.example"})
+    assert proxy_for("https://mastodon.example/@wei.rss", proxies) == "http://proxy.corp:3128"
+    assert proxy_for("https://intranet.example/feed", proxies) is None
+    assert proxy_for("https://rss.corp.example/feed", proxies) is None
+    assert proxy_for("http://mastodon.example/@wei.rss", proxies) is None  # none set for http
+    assert proxy_for("https://[::1]:8443/feed", proxies) is None
+    assert proxy_for("http://a.example/", env_proxies({"http_proxy": "socks5://127.0.0.1:1080"})) is None
+    assert env_proxies({"PATH": "/bin"}) == {}
+
+
+def test_a_proxy_that_cannot_be_reached_fails_the_source_without_its_password(monkeypatch):
+    monkeypatch.setenv("https_proxy", "http://wei:s3cret@127.0.0.1:9")
+    res = fetch("https://feeds.example/feed.xml", FetchLimits(connect_s=2, total_s=5))
+    assert res.error and res.error.startswith("fetch: ") and "s3cret" not in res.error, res.error
+    from connectors.http import _one_line
+
+    assert _one_line(ValueError("407 from http://wei:s3cret@proxy.corp:3128/ (auth)")) == \
+        "407 from http://***@proxy.corp:3128/ (auth)"
