@@ -143,20 +143,20 @@ def parse_json_feed(body: bytes) -> tuple[FeedMeta, list[Entry]]:
         if not isinstance(item, dict):
             continue
         html = _s(item.get("content_html"))
-        text = html_to_text(html) if html else (_s(item.get("content_text")) or _s(item.get("summary")) or "")
+        text = (html_to_text(html) if html else (_s(item.get("content_text")) or _s(item.get("summary")) or "")).strip()
         authors = item.get("authors") or ([item["author"]] if isinstance(item.get("author"), dict) else [])
         author = next((_s(a.get("name")) for a in authors if isinstance(a, dict) and a.get("name")), None)
         entries.append(Entry(
             guid=_s(item.get("id")) if item.get("id") not in (None, "") else None,
             url=_s(item.get("url")) or _s(item.get("external_url")),
             title=_s(item.get("title")) or "",
-            text=text.strip(),
+            text=text,
             html=html,
             published_at=parse_iso(_s(item.get("date_published")) or _s(item.get("date_modified"))),
             author=author,
             image=_s(item.get("image")) or _s(item.get("banner_image")) or first_image(html),
             lang=_s(item.get("language")) or _s(doc.get("language")),
-            is_repost=is_bare_repost(text.strip()),
+            is_repost=is_bare_repost(text),
         ))
     return meta, entries
 

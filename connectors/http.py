@@ -166,7 +166,7 @@ def proxy_for(url: str, proxies: Mapping[str, str]) -> str | None:
         return None
     from urllib.request import proxy_bypass_environment
 
-    return None if proxy_bypass_environment(host, dict(proxies)) else proxy
+    return None if proxy_bypass_environment(host, proxies) else proxy
 
 
 # Our errors keep the names they had under httpx ("fetch: ConnectError: ..."), whatever the
