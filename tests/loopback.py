@@ -108,3 +108,76 @@ def static(body: bytes | str, content_type: str = "application/rss+xml; charset=
         return Reply(200, data, headers)
 
     return route
+
+
+class TunnelProxy:
+    """An HTTP proxy on 127.0.0.1 that answers CONNECT only, as corporate proxies carry https:
+    whatever host:port the client names, the tunnel leads to `upstream` (a loopback server), so
+    nothing leaves the machine. `seen` logs each CONNECT's (target, headers); with `require` set
+    (a Proxy-Authorization value), a CONNECT without it gets 407."""
+
+    def __init__(self, upstream: tuple[str, int], require: str | None = None, timeout_s: float = 5.0):
+        import socket
+        import socketserver
+
+        self.seen: list[tuple[str, dict[str, str]]] = []
+        outer = self
+
+        class Handler(socketserver.BaseRequestHandler):
+            def handle(self) -> None:
+                client = self.request
+                client.settimeout(timeout_s)
+                head = b""
+                while b"\r\n\r\n" not in head and len(head) < 65536:
+                    chunk = client.recv(4096)
+                    if not chunk:
+                        return
+                    head += chunk
+                lines = head.split(b"\r\n\r\n", 1)[0].decode("latin-1").split("\r\n")
+                method, target = (lines[0].split(" ") + ["", ""])[:2]
+                headers = {k.strip().lower(): v.strip() for k, _, v in (line.partition(":") for line in lines[1:])}
+                outer.seen.append((target, headers))
+                if method != "CONNECT":
+                    client.sendall(b"HTTP/1.1 405 Method Not Allowed\r\nContent-Length: 0\r\n\r\n")
+                    return
+                if require is not None and headers.get("proxy-authorization") != require:
+                    client.sendall(b"HTTP/1.1 407 Proxy Authentication Required\r\n"
+                                   b"Proxy-Authenticate: Basic realm=\"test\"\r\nContent-Length: 0\r\n\r\n")
+                    return
+                with socket.create_connection(upstream, timeout=timeout_s) as far:
+                    client.sendall(b"HTTP/1.1 200 Connection established\r\n\r\n")
+                    pump = threading.Thread(target=_pipe, args=(far, client), daemon=True)
+                    pump.start()
+                    _pipe(client, far)
+                    pump.join(timeout_s)
+
+        class Server(socketserver.ThreadingTCPServer):
+            daemon_threads = True
+            allow_reuse_address = True
+
+        self._server = Server(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
+
+    def __enter__(self) -> "TunnelProxy":
+        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+
+def _pipe(src, dst) -> None:
+    """Copy bytes from one socket to the other until either side closes (or times out)."""
+    import socket
+
+    try:
+        while data := src.recv(65536):
+            dst.sendall(data)
+    except OSError:
+        pass
+    finally:
+        try:
+            dst.shutdown(socket.SHUT_WR)
+        except OSError:
+            pass

@@ -138,8 +138,9 @@ def test_parse_retry_after_date():
     assert parse_retry_after("soon") is None
 
 
-def self_signed(tmp_path):
-    """A certificate for 127.0.0.1 signed by itself: (cert file, key file, PEM text)."""
+def self_signed(tmp_path, host="127.0.0.1"):
+    """A certificate for `host` (an IP address or a DNS name) signed by itself: (cert file, key
+    file, PEM text)."""
     import datetime
     import ipaddress
 
@@ -149,12 +150,16 @@ def self_signed(tmp_path):
     from cryptography.x509.oid import NameOID
 
     key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, host)])
+    try:
+        alt = x509.IPAddress(ipaddress.ip_address(host))
+    except ValueError:
+        alt = x509.DNSName(host)
     now = datetime.datetime.now(datetime.timezone.utc)
     cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
             .serial_number(1).not_valid_before(now - datetime.timedelta(days=1))
             .not_valid_after(now + datetime.timedelta(days=1))
-            .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), False)
+            .add_extension(x509.SubjectAlternativeName([alt]), False)
             .add_extension(x509.BasicConstraints(ca=True, path_length=None), True)
             .sign(key, hashes.SHA256()))
     pem = cert.public_bytes(serialization.Encoding.PEM)
@@ -198,6 +203,39 @@ def test_a_proxy_from_the_environment_carries_the_request_but_never_a_loopback_o
     assert len(server.hits("http://feeds.example/feed.xml")) == 1
     local = fetch(server.url("/local.xml"))  # loopback is always reached directly
     assert local.error is None and [s.path for s in server.hits("/local.xml")] == ["/local.xml"]
+
+
+def test_https_through_a_proxy_goes_by_connect_tunnel_with_its_credentials(tmp_path, monkeypatch):
+    """https through an HTTP proxy: the fetcher asks the proxy for a CONNECT tunnel to the feed's
+    host (credentials from the proxy URL sent as Proxy-Authorization, never to the feed), then
+    speaks TLS through it and verifies the feed host's own certificate. The loopback tunnel leads
+    to a loopback https server holding a certificate for feeds.example."""
+    import base64
+    import ssl
+
+    import connectors.http as http
+    from tests.loopback import LoopbackServer, TunnelProxy
+
+    cert, key, pem = self_signed(tmp_path, "feeds.example")
+    server_ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    server_ctx.load_cert_chain(cert, key)
+    monkeypatch.setattr(http, "_TLS", [ssl.create_default_context(cadata=pem)])
+    auth = "Basic " + base64.b64encode(b"wei:s3cret").decode()
+    with LoopbackServer({"/feed.xml": static(RSS, etag='"t1"')}).use_tls(server_ctx) as feed, \
+            TunnelProxy(("127.0.0.1", int(feed.base.rsplit(":", 1)[1])), require=auth) as proxy:
+        monkeypatch.setenv("https_proxy", proxy.url.replace("://", "://wei:s3cret@"))
+        via = fetch("https://feeds.example/feed.xml", FetchLimits(connect_s=5, total_s=10))
+        assert via.error is None and via.body == RSS and via.headers["etag"] == '"t1"', via.error
+        assert [target for target, _ in proxy.seen] == ["feeds.example:443"]
+        assert proxy.seen[0][1]["proxy-authorization"] == auth
+        (hit,) = feed.hits("/feed.xml")
+        assert hit.headers["host"] == "feeds.example" and "proxy-authorization" not in hit.headers
+
+        monkeypatch.setenv("https_proxy", proxy.url.replace("://", "://wei:wrong@"))
+        refused = fetch("https://feeds.example/feed.xml", FetchLimits(connect_s=5, total_s=10))
+        assert refused.error and refused.error.startswith("fetch: ") and "407" in refused.error, refused.error
+        assert "wrong" not in refused.error and "\n" not in refused.error
+        assert len(feed.hits("/feed.xml")) == 1  # the refused tunnel never reached the feed
 
 
 def test_no_proxy_and_unsupported_proxies_mean_a_direct_connection():
