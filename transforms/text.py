@@ -36,14 +36,16 @@ def _without_not_xml(text: str) -> str:
     if len(raw.translate(None, _NOT_XML_BYTES)) == len(raw) and "\ufffe" not in text and "\uffff" not in text:
         return text
     return _NOT_XML.sub("", text)
+
+
 _TAG = re.compile(r"<[^<>]*>")
 
 
 def html_to_text(html: str | None) -> str:
     """Readable plain text from an HTML fragment: blocks become lines, scripts vanish.
 
-    lxml walks the tree in C, in linear time and without recursion in Python, so hostile
-    markup (deep nesting, unclosed tags by the hundred thousand) cannot stall or crash it.
+    lxml parses in C, and the tree is read in one walk in linear time, without recursion, so
+    hostile markup (deep nesting, unclosed tags by the hundred thousand) cannot stall or crash it.
     """
     if not html:
         return ""
@@ -55,25 +57,13 @@ def html_to_text(html: str | None) -> str:
         import html as htmllib
 
         return normalise_space(htmllib.unescape(_TAG.sub(" ", html)))
-    for el in list(root.iter(*_SKIP)):
-        _drop_tree(el)
-    for el in root.iter("br", "img", *_BLOCK):
-        if el.tag == "br":
-            el.tail = "\n" + (el.tail or "")
-        elif el.tag == "img":
-            alt = (el.get("alt") or "").strip()
-            el.tail = (f" {alt} " if alt else "") + (el.tail or "")
-        else:  # a block: its own lines (consecutive blocks leave one blank line between)
-            el.text = "\n" + (el.text or "")
-            el.tail = "\n" + (el.tail or "")
-    return normalise_space(_string(root))
+    return normalise_space(_readable_text(root))
 
 
 # Plain lxml elements: lxml.html's parser looks up a Python class for every element it hands
 # out, and its fragment_fromstring moves the parsed nodes into a new document; together those
 # cost twice the parse itself. The same libxml2 parser options, so the same tree.
 _HTML_PARSER = etree.HTMLParser()
-_string = etree.XPath("string()")  # what lxml.html's text_content() is
 _FULL_DOCUMENT = re.compile(r"^\s*<(?:html|!doctype)", re.I)
 
 
@@ -102,16 +92,40 @@ def _lxml_html_fragment(html: str) -> etree._Element | None:
         return None
 
 
-def _drop_tree(el: etree._Element) -> None:
-    """Remove an element and its children, keeping its tail (lxml.html's drop_tree)."""
-    parent = el.getparent()
-    if el.tail:
-        previous = el.getprevious()
-        if previous is None:
-            parent.text = (parent.text or "") + el.tail
+def _readable_text(root: etree._Element) -> str:
+    """The text of root's tree with the subtrees of _SKIP elements left out, a line break after
+    each <br>, an image's alt text in its place, and each block on lines of its own (a newline
+    before its text and after its end), read in one walk in document order. It is what setting
+    those marks into the tree's text and tails, dropping the skipped subtrees (keeping their tails)
+    and taking string() would give, without decoding each text twice and encoding it back."""
+    out: list[str] = []
+    walk = etree.iterwalk(root, events=("start", "end", "comment", "pi"))
+    for event, el in walk:
+        if event == "comment" or event == "pi":  # not text: only what follows one counts
+            if el.tail:
+                out.append(el.tail)
+        elif event == "start":
+            if el.tag in _SKIP:
+                walk.skip_subtree()  # its end (and so its tail) still comes
+                continue
+            if el.tag in _BLOCK:
+                out.append("\n")
+            if el.text:
+                out.append(el.text)
+        elif el is root:
+            break  # the root's tail is not its text
         else:
-            previous.tail = (previous.tail or "") + el.tail
-    parent.remove(el)
+            if el.tag == "br":
+                out.append("\n")
+            elif el.tag == "img":
+                alt = (el.get("alt") or "").strip()
+                if alt:
+                    out.append(f" {alt} ")
+            elif el.tag in _BLOCK:
+                out.append("\n")
+            if el.tail:
+                out.append(el.tail)
+    return "".join(out)
 
 
 def normalise_space(text: str) -> str:
