@@ -20,7 +20,9 @@ _MARKUP_HINT = re.compile(r"<[a-zA-Z/!]|&[#a-zA-Z0-9]+;")
 
 
 def looks_like_html(text: str) -> bool:
-    return bool(_MARKUP_HINT.search(text))
+    # `in` first: text without "<" or "&" (most plain text) is then never searched by the
+    # regex, which tries its two alternatives at every character.
+    return ("<" in text or "&" in text) and bool(_MARKUP_HINT.search(text))
 
 
 MAX_HTML_CHARS = 2_000_000  # a post is never this long; beyond it is an attack or a mistake
