@@ -69,11 +69,15 @@ def parse_fast(body: bytes, *, content_type: str | None = None, url: str | None 
         return None
     if root.getroottree().docinfo.doctype:
         return None
+    # An xml:base is written "xml:base" (a name is never a reference, and the XML namespace's
+    # prefix is fixed): without ":base" in the bytes no element has one, and the walks over
+    # every element looking for one are skipped.
+    bases = b":base" in body
     try:
         if root.tag == "rss" and root.get("version") in RSS_VERSIONS:
-            result = _rss(root, url)
+            result = _rss(root, url, bases)
         elif root.tag == ATOM + "feed":
-            result = _atom(root, url)
+            result = _atom(root, url, bases)
         else:
             return None
     except _Unsure:
@@ -147,11 +151,11 @@ def _plain(el: etree._Element | None) -> str:
     return _text(el)
 
 
-def _rss(root: etree._Element, url: str | None):
+def _rss(root: etree._Element, url: str | None, bases: bool = True):
     channel = root.find("channel")
     if channel is None:
         raise _Unsure
-    if any(el.get(XML_BASE) for el in root.iter()):
+    if bases and any(el.get(XML_BASE) for el in root.iter()):
         raise _Unsure
     meta = FeedMeta(title=_plain(channel.find("title")) or None, link=_plain(channel.find("link")) or None)
     entries = []
@@ -213,7 +217,7 @@ def _base(el: etree._Element, parent: str | None) -> str | None:
     return (urljoin(parent, own) if parent else own) if own else parent
 
 
-def _atom(root: etree._Element, url: str | None):
+def _atom(root: etree._Element, url: str | None, bases: bool = True):
     feed_base = _base(root, url)
     meta = FeedMeta(title=_atom_text(root.find(ATOM + "title")) or None,
                     link=_alternate(root, feed_base))
@@ -222,7 +226,7 @@ def _atom(root: etree._Element, url: str | None):
         kids = _children(entry, ATOM_ENTRY_CHILDREN)
         base = _base(entry, feed_base)
         bodies = entry.findall(ATOM + "content") + entry.findall(ATOM + "summary")
-        if any(el.get(XML_BASE) for el in entry.iterdescendants() if el not in bodies):
+        if bases and any(el.get(XML_BASE) for el in entry.iterdescendants() if el not in bodies):
             raise _Unsure  # a base per link or per author: feedparser's rules get intricate
         body_base = next((_base(b, base) for b in bodies if b.get(XML_BASE)), base)
         guid = _text(entry.find(ATOM + "id"))

@@ -20,6 +20,7 @@ from connectors.sources import (SourceOptions, SourceTask, SpecError, entry_stam
 from guanxi import store
 from guanxi.config import Config, IngestConfig, PersonConfig
 from guanxi.limits import cap_entries, capped_note, record_notes
+from guanxi.memory import gc_paused
 from guanxi.privacy import prune_expired, redact_url, restore_secrets
 from guanxi.testhooks import pause_point
 from guanxi.models import Batch, Entry
@@ -404,6 +405,9 @@ def in_waves(batches: Iterable[tuple[int, Batch]], posts: int) -> Iterator[dict[
     yield wave
 
 
+# A wave makes tens of thousands of objects that live until its commit (records, rows): collections
+# in between would scan them all and free nothing (~8 % of the storing process's CPU in a wave).
+@gc_paused()
 def store_batches(config: Config, plan: IngestPlan, batches: dict[int, Batch], *,
                   say: Callable[[str], None] = lambda m: print(m, file=sys.stderr),
                   summary: IngestSummary | None = None, consume: bool = False) -> IngestSummary:
