@@ -454,6 +454,7 @@ class _Compiled:
         self.zh_hedge_cue = _any_of(self.zh_cues.hedge | self.zh_cues.scope_breakers)
         self.segment: Callable[[str], list[str]] | None = None
         self.units: Callable[[str], list[_Unit] | None] | None = None  # the same cut in units
+        self.sparse: Callable[..., _Sparse | None] | None = None  # some of those units (see _zh_window_hits)
         # Per unit text: its hits and exclusions (positions in its own words), whether every hit
         # counts whatever its context, and the hits' (keyword, surface) pairs.
         self.zh_units: dict[str, tuple[tuple[_Hit, ...], tuple[tuple[int, int, int], ...], bool, frozenset[Any]] | tuple[()]] = {}
@@ -468,7 +469,30 @@ class _Compiled:
         position. A keyword that overlaps a match without being inside it is also a jieba word, so
         it makes the match's boundary ambiguous and jieba then finds it. Compiled on the first
         Chinese post (about 40 ms of regex compiling that an English-only run never needs)."""
-        return _binned_scans([*self.zh_keys, *self.zh_exclude])
+        return tuple(re.compile(_trie_pattern(group)) for group in _scan_groups([*self.zh_keys, *self.zh_exclude]))
+
+    @cached_property
+    def zh_loud(self) -> dict[str, bool]:
+        """Per scan match (keyword or exclusion): whether a unit holding it may still hold a hit the
+        post has not counted when the match itself is left unread (counted at once, or all its
+        keywords counted already); _zh_window_hits reads such units too. Each hit in a clause is a
+        keyword inside some scan match, except one that starts inside a match of its own scan and
+        runs past it (西湖|人 hides 湖人 from the scan that found 西湖): a match that could hide one
+        is loud. So is a match counted at once whose tally leaves out a keyword inside it (数据 in
+        数据库, covered by the longer keyword of its label), which jieba could find alone there.
+        Empty when a keyword can reach across a sentence end (`!` inside it): a sentence's units
+        are then all read, as a match from the sentence before may reach into them."""
+        words = [*self.zh_keys, *self.zh_exclude]
+        if any(_SENTENCE_SPLIT.search(word[:-1]) or re.search(r"\.\s", word) for word in words):
+            return {}
+        scan_of = {word[0]: k for k, group in enumerate(_scan_groups(words)) for word in group}
+        heads = {word[:k] for word in words for k in range(1, len(word))}  # proper prefixes
+        loud: dict[str, bool] = {}
+        for word in words:
+            hides = any(word[i:] in heads and scan_of[word[i]] == scan_of[word[0]] for i in range(1, len(word)))
+            inside = {(key, part) for _, part in self.zh_inside[word] for key in self.zh_keys.get(part, ())}
+            loud[word] = hides or (word in self.zh_fast and set(self.zh_fast[word]) != inside)
+        return loud
 
 
 def _any_of(words: Iterable[str]) -> re.Pattern[str]:
@@ -521,15 +545,15 @@ def _compile_cues(cues: Mapping[str, tuple[str, ...]], norm: Callable[[str], Any
 _ZH_SCAN_BINS = 6
 
 
-def _binned_scans(words: Iterable[str]) -> tuple[re.Pattern[str], ...]:
-    """Trie regexes over `words`, split by first character into bins of similar branch counts."""
+def _scan_groups(words: Iterable[str]) -> list[list[str]]:
+    """`words` split by first character into bins of similar branch counts, one trie regex each."""
     by_first: dict[str, list[str]] = {}
     for word in words:
         by_first.setdefault(word[0], []).append(word)
     bins: list[list[str]] = [[] for _ in range(_ZH_SCAN_BINS)]
     for first in sorted(by_first, key=lambda char: (-len(by_first[char]), char)):
         min(bins, key=len).extend(by_first[first])
-    return tuple(re.compile(_trie_pattern(group)) for group in bins if group)
+    return [group for group in bins if group]
 
 
 def _trie_pattern(words: Iterable[str]) -> str:
@@ -858,7 +882,7 @@ def _segmenter(compiled: _Compiled) -> Callable[[str], list[str]]:
     compiled.joins = _word_pairs(tokenizer)[0]
 
     # HMM guesses unknown words; keywords are all in the dictionary, so it only costs time.
-    segment, compiled.units = _cut_without_hmm(tokenizer, (*compiled.zh_keys, *compiled.zh_exclude))
+    segment, compiled.units, compiled.sparse = _cut_without_hmm(tokenizer, (*compiled.zh_keys, *compiled.zh_exclude))
     compiled.segment = segment
     return segment
 
@@ -952,7 +976,9 @@ _UNIT_CLAUSE_CHARS = 40
 _UNIT_CACHE_LIMIT = 20_000
 
 
-def _cut_without_hmm(tokenizer: Any, keywords: Iterable[str] = ()) -> tuple[Callable[[str], list[str]], Callable[[str], list[_Unit] | None]]:
+def _cut_without_hmm(
+    tokenizer: Any, keywords: Iterable[str] = ()
+) -> tuple[Callable[[str], list[str]], Callable[[str], list[_Unit] | None], Callable[..., _Sparse | None]]:
     """tokenizer.lcut(text, HMM=False), word for word, in one pass per block: jieba builds a dict
     DAG and takes a logarithm per candidate word and call; here each word's score is computed once
     (for the dictionary's current total) and the DAG is walked in place.
@@ -962,8 +988,8 @@ def _cut_without_hmm(tokenizer: Any, keywords: Iterable[str] = ()) -> tuple[Call
     and everyday phrases repeat them). A piece whose cut hangs on a near tie (within
     _ROUTE_MARGIN, where rounding could tip it) is not trusted: that block is cut whole.
 
-    Returns that segmenter and `units`, the same cut in units that none of `keywords` can span
-    (see _Unit)."""
+    Returns that segmenter, `units`, the same cut in units that none of `keywords` can span
+    (see _Unit), and `sparse`, a few of those units without cutting the whole clause."""
     jieba = sys.modules[type(tokenizer).__module__]
     han, skip, eng = jieba.re_han_default, jieba.re_skip_default, jieba.re_eng
     # Characters outside jieba's word blocks that keywords hold ("过了!", "「毕业」"): a keyword may
@@ -1113,6 +1139,65 @@ def _cut_without_hmm(tokenizer: Any, keywords: Iterable[str] = ()) -> tuple[Call
                 out[first - 1 : first + 1] = [(out[first - 1][0] + out[first][0], out[first - 1][1] + out[first][1])]
         return out
 
+    def unit_at(clause: str, blocks: list[tuple[int, int]], a: int, b: int, logtotal: float) -> tuple[int, int, tuple[str, ...]] | None:
+        """The unit of a simple clause (see sparse) holding clause[a:b], which no cut crosses: a
+        piece of its block, found by walking to the nearest cut on either side, or a character
+        outside blocks. None if clause[a:b] spans a block's edge or the piece's cut is not trusted."""
+        k = bisect_right(blocks, a, key=itemgetter(0)) - 1
+        if k < 0 or a >= blocks[k][1]:
+            return (a, b, (clause[a],)) if b - a == 1 else None
+        low, high = blocks[k]
+        if b > high:
+            return None
+        while a > low and ((pair := clause[a - 1 : a + 1]) in joined or pair in long_joined):
+            a -= 1
+        while b < high and ((pair := clause[b - 1 : b + 1]) in joined or pair in long_joined):
+            b += 1
+        text = clause[a:b]
+        words = pieces.get(text, _UNCUT)
+        if words is _UNCUT:
+            words = piece_cut(text, logtotal)
+        return None if words is None else (a, b, words)  # type: ignore[return-value]
+
+    def sparse(clause: str, spans: list[tuple[int, int]]) -> tuple[list[tuple[int, str, tuple[str, ...]]], Callable[[int, int], list[str] | None]] | None:
+        """The units of units(clause) that hold the character spans (each inside one unit, as a
+        dictionary word is), in order, each once: (start, text, words). They are found by walking
+        from each span to the nearest cut on either side: cutting the whole clause costs a pair
+        lookup per character, most of them far from anything worth reading. Also returns
+        `before(at, count)`: at least `count` words (fewer at the clause's start) ending at a unit's
+        start `at`, or None if a cut among them is not trusted.
+
+        None when the clause is not of the simple kind, where units are pieces and the characters
+        outside blocks: a Latin letter or digit (units may merge there) or a character a keyword
+        holds outside jieba's blocks; or when a span crosses a block's edge or a unit's cut is not
+        trusted. units(clause) or segment(clause) must then decide."""
+        if eng.search(clause) or not sticky.isdisjoint(clause):
+            return None
+        logtotal = current()
+        blocks = [match.span() for match in han.finditer(clause)]
+        out: list[tuple[int, str, tuple[str, ...]]] = []
+        end = -1
+        for a, b in sorted(spans):
+            if a < end:  # inside the unit before
+                continue
+            unit = unit_at(clause, blocks, a, b, logtotal)
+            if unit is None:
+                return None
+            a, end, words = unit
+            out.append((a, clause[a:end], words))
+
+        def before(at: int, count: int) -> list[str] | None:
+            words: list[str] = []
+            while at and len(words) < count:
+                unit = unit_at(clause, blocks, at - 1, at, logtotal)
+                if unit is None:
+                    return None
+                at = unit[0]
+                words[:0] = unit[2]
+            return words
+
+        return out, before
+
     def segment(clause: str) -> list[str]:
         out: list[str] = []
         for block in han.split(clause):
@@ -1128,7 +1213,7 @@ def _cut_without_hmm(tokenizer: Any, keywords: Iterable[str] = ()) -> tuple[Call
                         out.extend(part)
         return out
 
-    return segment, units
+    return segment, units, sparse
 
 
 # --------------------------------------------------------------------------------------------
@@ -1139,6 +1224,9 @@ def _cut_without_hmm(tokenizer: Any, keywords: Iterable[str] = ()) -> tuple[Call
 # A unit of a clause as jieba cuts it: (its text, its words). Units are cut only where no keyword or
 # exclusion can span the cut, so a keyword is found inside a unit or not at all.
 _Unit = tuple[str, tuple[str, ...]]
+# Some units of a clause (start, text, words), and a way to the words before one (see sparse in
+# _cut_without_hmm).
+_Sparse = tuple[list[tuple[int, str, tuple[str, ...]]], Callable[[int, int], list[str] | None]]
 
 
 class _Hit(NamedTuple):
@@ -1490,6 +1578,22 @@ def _zh_clause_hits(tokens: list[str], compiled: _Compiled) -> tuple[list[_Hit],
     return hits, excluded
 
 
+def _unit_entry(text: str, unit: tuple[str, ...], compiled: _Compiled) -> tuple[Any, ...]:
+    """A unit's hits and exclusions (positions in its own words), whether every hit counts whatever
+    its context, and the hits' (keyword, surface) pairs; then the hits that survive its
+    exclusions and longer hits (_keep) and their pairs. () for none. Kept per unit text."""
+    known = compiled.zh_units
+    if len(known) >= _UNIT_CACHE_LIMIT:
+        known.clear()
+    found, gone = _zh_clause_hits(list(unit), compiled)
+    free = all(not hit.key.ask and not compiled.blocks[hit.key.label] for hit in found)
+    # Tuples: once the collector has seen them it stops tracking them (lists it never does).
+    pairs = frozenset((hit.key, hit.surface) for hit in found)
+    kept = tuple(_keep(found, gone))
+    entry = known[text] = (tuple(found), tuple(gone), free, pairs, kept, frozenset((hit.key, hit.surface) for hit in kept)) if found or gone else ()
+    return entry
+
+
 def _zh_unit_hits(
     units: list[_Unit], compiled: _Compiled, reading: _Reading
 ) -> tuple[list[str], list[_Hit], list[tuple[int, int, int]]]:
@@ -1507,16 +1611,10 @@ def _zh_unit_hits(
     for (text, unit), at in zip(units, accumulate(map(len, words), initial=0)):
         entry = known.get(text)
         if entry is None:
-            if len(known) >= _UNIT_CACHE_LIMIT:
-                known.clear()
-            found, gone = _zh_clause_hits(list(unit), compiled)
-            free = all(not hit.key.ask and not compiled.blocks[hit.key.label] for hit in found)
-            # Tuples: once the collector has seen them it stops tracking them (lists it never does).
-            pairs = frozenset((hit.key, hit.surface) for hit in found)
-            entry = known[text] = (tuple(found), tuple(gone), free, pairs) if found or gone else ()
+            entry = _unit_entry(text, unit, compiled)
         if not entry:
             continue
-        found, gone, free, pairs = entry
+        found, gone, free, pairs = entry[:4]
         if free:
             if text in again:
                 continue
@@ -1530,6 +1628,96 @@ def _zh_unit_hits(
             hits += found
             excluded += gone
     return tokens, hits, excluded
+
+
+# Words before a hit that the negation and hedge readers look over.
+_ZH_BACK_WORDS = max(_NEGATION_WINDOW, _HEDGE_WINDOW)
+
+
+class _Windowed(NamedTuple):
+    """A long clause read only around some of its units (_zh_window_hits): their words one after
+    another, a "\n" wherever the clause goes on between two of them, each word's offset in the
+    clause (a "\n" has the end of the unit before it; one more offset ends the last), and per unit
+    (the pairs whose being counted settles all its hits, its hits, where its words start)."""
+
+    tokens: list[str]
+    offsets: list[int]
+    units: list[tuple[frozenset[Any], tuple[_Hit, ...], int]]
+    runs: list[int]  # where each run of neighbouring units starts in tokens
+    before: Callable[[int, int], list[str] | None]
+    whole: Callable[[], list[str]]
+
+    def back(self, at: int) -> tuple[list[str], int]:
+        """Words ending with the one at `at` and at least _ZH_BACK_WORDS before it (fewer at the
+        clause's start), and its index there, for the negation and hedge readers."""
+        run = self.runs[bisect_right(self.runs, at) - 1]
+        start = self.offsets[run]
+        if at - run >= _ZH_BACK_WORDS or not start:
+            return self.tokens, at
+        need = _ZH_BACK_WORDS - (at - run)
+        words = self.before(start, need)
+        if words is None:  # a cut there is not trusted: jieba's cut of the whole clause has those words
+            tokens = self.whole()
+            k = [0, *accumulate(map(len, tokens))].index(start)
+            words = tokens[max(k - need, 0) : k]
+        return [*words, *self.tokens[run : at + 1]], len(words) + at - run
+
+
+def _zh_window_hits(clause: str, spans: list[tuple[int, int]], compiled: _Compiled, tally: _Tally) -> _Windowed | None:
+    """The units path (_zh_unit_hits) for a long clause of a sentence whose reading is not kept,
+    reading only the units that hold `spans` (the clause's scan matches still to be read, and the
+    loud ones, see _Compiled.zh_loud): every other unit's hits are keywords inside matches left
+    unread as counted, so it could change nothing. A unit whose surviving hits the post has all
+    counted is left out too (with the reading not kept, what it leaves unread need not be listed).
+    The words before a unit are cut only when a hit there is read for negation or a hedge
+    (_Windowed.back). None when the clause must be cut whole (see sparse in _cut_without_hmm)."""
+    sparse = compiled.sparse(clause, spans)  # type: ignore[misc]
+    if sparse is None:
+        return None
+    found, before = sparse
+    known, counted = compiled.zh_units, tally.pairs
+    again: set[str] = set()
+    tokens: list[str] = []
+    offsets: list[int] = []
+    runs: list[int] = []
+    units: list[tuple[frozenset[Any], tuple[_Hit, ...], int]] = []
+    end = -1
+    for start, text, words in found:
+        entry = known.get(text)
+        if entry is None:
+            entry = _unit_entry(text, words, compiled)
+        if not entry:
+            continue
+        free, kept, settles = entry[2], entry[4], entry[5]
+        if free:
+            if text in again:
+                continue
+            again.add(text)
+        if counted.issuperset(settles):
+            continue
+        if start != end:  # the clause goes on between this unit and the one before
+            if tokens:
+                tokens.append("\n")
+                offsets.append(end)
+            runs.append(len(tokens))
+        units.append((settles, kept, len(tokens)))
+        for word in words:
+            tokens.append(word)
+            offsets.append(start)
+            start += len(word)
+        end = start
+    offsets.append(end)
+    return _Windowed(tokens, offsets, units, runs, before, cache(lambda: compiled.segment(clause)))
+
+
+def _clause_spans(entries: Iterable[tuple[int, str]], c0: int, c1: int) -> list[tuple[int, int]]:
+    """The parts inside clause [c0, c1) of a sentence's matches (offset, word), in clause offsets."""
+    spans = []
+    for at, word in entries:
+        end = at + len(word)
+        if at < c1 and end > c0:
+            spans.append((max(at, c0) - c0, min(end, c1) - c0))
+    return spans
 
 
 def _affix_keys(token: str, keys: Mapping[str, list[_Key]]) -> tuple[tuple[str, _Key], ...]:
@@ -1638,12 +1826,17 @@ def _zh_char_hits(
     return hits, excluded
 
 
-def _match_zh(sentence: str, found: tuple[tuple[int, str], ...], has_latin: bool, compiled: _Compiled, tally: _Tally) -> _Counted:
+def _match_zh(
+    sentence: str, found: tuple[tuple[int, str], ...], has_latin: bool, compiled: _Compiled, tally: _Tally,
+    loud: list[tuple[int, str]] | None = None,
+) -> _Counted:
     """The keywords (with their surface) that the Chinese occurrences `found` in one sentence
     ((offset, longest match) pairs) let count, once their context is read; jieba is asked only
     about clauses where a word boundary is ambiguous. Hits that `tally` already holds are not read
     (counting them again changes nothing) but returned apart, as not known: the answer holds for
-    any post whose tally holds those too (see _match_zh_post)."""
+    any post whose tally holds those too (see _match_zh_post). With `loud` (the sentence's loud
+    matches left unread, see _Compiled.zh_loud), given only when the reading is not kept, a long
+    clause is read only around those and `found` (_zh_window_hits)."""
     reading = _Reading(tally)
     cues = compiled.zh_cues
     asked: bool | None = None  # whether the sentence asks something, computed when first needed
@@ -1660,48 +1853,64 @@ def _match_zh(sentence: str, found: tuple[tuple[int, str], ...], has_latin: bool
         if not inside:
             continue
         text = clause.group()
+        # The clause's hits in groups that never interact, each (the pairs whose being counted
+        # already settles all of them, or None; its hits, to be moved by `shift` words).
+        groups: list[tuple[frozenset[Any] | None, list[_Hit] | tuple[_Hit, ...], int]]
+        windowed = None
         by_chars = _zh_char_hits(text, inside, compiled)
         if by_chars is None:
             # Long clauses (threads, lists, unpunctuated posts) are read unit by unit, which pays
-            # once units repeat; short ones are cheaper to read whole.
-            units = compiled.units(text) if len(text) > _UNIT_CLAUSE_CHARS else None
-            if units is None:
-                tokens = compiled.segment(text)
-                hits, excluded = _zh_clause_hits(tokens, compiled)
+            # once units repeat, or only around what is to be read; short ones are cheaper to read whole.
+            long = len(text) > _UNIT_CLAUSE_CHARS
+            if long and loud is not None:
+                windowed = _zh_window_hits(text, _clause_spans(chain(found, loud), c0, c1), compiled, tally)
+            if windowed is not None:
+                tokens, offsets, groups = windowed.tokens, windowed.offsets, windowed.units
             else:
-                tokens, hits, excluded = _zh_unit_hits(units, compiled, reading)
-            offsets = [0, *accumulate(map(len, tokens))]
+                units = compiled.units(text) if long else None
+                if units is None:
+                    tokens = compiled.segment(text)
+                    hits, excluded = _zh_clause_hits(tokens, compiled)
+                else:
+                    tokens, hits, excluded = _zh_unit_hits(units, compiled, reading)
+                offsets = [0, *accumulate(map(len, tokens))]
+                groups = [(None, _keep(hits, excluded), 0)]
         else:
             tokens, offsets = [], []
-            hits, excluded = by_chars
-        for hit in _keep(hits, excluded):
-            if reading.settled(hit):
-                continue
-            blocks = compiled.blocks[hit.key.label]
-            reading.reads(hit)
-            if hit.key.ask or "question" in blocks:
-                if asked is None:
-                    latin = has_latin and (not compiled.en_question_latin or _LATIN.search(sentence))
-                    asked = _is_question(sentence, _en_stems(_EN_TOKEN.findall(sentence)) if latin else [], compiled)
-                if asked != hit.key.ask:
+            groups = [(None, _keep(*by_chars), 0)]
+        for settles, kept, shift in groups:
+            if settles is not None and tally.pairs.issuperset(settles):
+                continue  # a unit whose hits an earlier one of the clause counted
+            for hit in kept:
+                if shift:
+                    hit = _Hit(hit.key, hit.start + shift, hit.end + shift, hit.surface)
+                if reading.settled(hit):
                     continue
-            if "negated" in blocks and (
-                _negated(tokens, hit.start, cues) if tokens
-                else _zh_scan_back(text, hit.start, _ZH_NEGATION_WINDOW, cues.negation, cues.scope_breakers, compiled.words, compiled.zh_negation_cue)
-            ):
-                continue
-            if "hedged" in blocks and (
-                _hedged(tokens, hit.start, cues) if tokens
-                else _zh_scan_back(text, hit.start, _ZH_HEDGE_WINDOW, cues.hedge, cues.scope_breakers, compiled.words, compiled.zh_hedge_cue)
-            ):
-                continue
-            if "public" in blocks and _about_public_figure(sentence, cues.public, ""):
-                continue
-            if "third_party" in blocks:
-                start, end = (offsets[hit.start], offsets[hit.end]) if tokens else (hit.start, hit.end)
-                if _zh_third_party(sentence, c0 + start, c0 + end, cues.owner):
+                blocks = compiled.blocks[hit.key.label]
+                reading.reads(hit)
+                if hit.key.ask or "question" in blocks:
+                    if asked is None:
+                        latin = has_latin and (not compiled.en_question_latin or _LATIN.search(sentence))
+                        asked = _is_question(sentence, _en_stems(_EN_TOKEN.findall(sentence)) if latin else [], compiled)
+                    if asked != hit.key.ask:
+                        continue
+                negated, hedged = "negated" in blocks, "hedged" in blocks
+                if (negated or hedged) and tokens:
+                    words, start = (tokens, hit.start) if windowed is None else windowed.back(hit.start)
+                    if (negated and _negated(words, start, cues)) or (hedged and _hedged(words, start, cues)):
+                        continue
+                elif negated or hedged:
+                    if negated and _zh_scan_back(text, hit.start, _ZH_NEGATION_WINDOW, cues.negation, cues.scope_breakers, compiled.words, compiled.zh_negation_cue):
+                        continue
+                    if hedged and _zh_scan_back(text, hit.start, _ZH_HEDGE_WINDOW, cues.hedge, cues.scope_breakers, compiled.words, compiled.zh_hedge_cue):
+                        continue
+                if "public" in blocks and _about_public_figure(sentence, cues.public, ""):
                     continue
-            reading.count(hit)
+                if "third_party" in blocks:
+                    start, end = (offsets[hit.start], offsets[hit.end]) if tokens else (hit.start, hit.end)
+                    if _zh_third_party(sentence, c0 + start, c0 + end, cues.owner):
+                        continue
+                reading.count(hit)
     return reading.result()
 
 
@@ -1719,20 +1928,25 @@ def _match_zh_post(norm: str, zh_found: list[tuple[int, str]], has_latin: bool, 
         _segmenter(compiled)
     if _UNREAD and not _UNREAD.keys().isdisjoint(norm):
         read_dictionary(norm)
-    zh_parts, zh_fast, joins, sentences = compiled.zh_parts, compiled.zh_fast, compiled.joins, compiled.zh_sentences
-    done: set[str] = set()
+    zh_parts, zh_fast, joins, sentences, loud = compiled.zh_parts, compiled.zh_fast, compiled.joins, compiled.zh_sentences, compiled.zh_loud
+    done: dict[str, bool] = {}  # words counted at once, and whether they are loud
     # Sentence boundaries once, then only the sentences holding a match are cut out.
     bounds = [match.start() for match in _SENTENCE_SPLIT.finditer(norm)]
+    starts = list(map(itemgetter(0), zh_found))
     next_zh, total, size = 0, len(zh_found), len(norm)
     while next_zh < total:
-        k = bisect_right(bounds, zh_found[next_zh][0])
+        k = bisect_right(bounds, starts[next_zh])
         offset, at = bounds[k - 1] if k else 0, bounds[k] if k < len(bounds) else size
         sentence = norm[offset:at]
         found: list[tuple[int, str]] = []
-        while next_zh < total and zh_found[next_zh][0] < at:
-            start, word = zh_found[next_zh]
-            next_zh += 1
-            if word in done:
+        # The loud matches left unread (see _Compiled.zh_loud), for a sentence whose reading is not kept.
+        unread: list[tuple[int, str]] | None = [] if loud and at - offset > _SENTENCE_CACHE_CHARS else None
+        last = bisect_left(starts, at, next_zh)
+        for start, word in zh_found[next_zh:last]:
+            was = done.get(word)
+            if was is not None:
+                if was and unread is not None:
+                    unread.append((start - offset, word))
                 continue
             parts = zh_fast.get(word)
             if parts is not None:
@@ -1740,15 +1954,20 @@ def _match_zh_post(norm: str, zh_found: list[tuple[int, str]], has_latin: bool, 
                 if norm[max(start - 1, 0) : start + 1] not in joins and norm[end - 1 : end + 1] not in joins:
                     for key, surface in parts:
                         tally.add(key, surface)
-                    done.add(word)
+                    was = done[word] = loud.get(word, True)
+                    if was and unread is not None:
+                        unread.append((start - offset, word))
                     continue
             if not tally.has_all(zh_parts[word]):
                 found.append((start - offset, word))
+            elif unread is not None and loud[word]:
+                unread.append((start - offset, word))
+        next_zh = last
         if found:
             # The matches left to read are part of the key: which ones are depends on the post.
             key = (sentence, tuple(found), has_latin)
             if len(sentence) > _SENTENCE_CACHE_CHARS:
-                _match_zh(sentence, key[1], has_latin, compiled, tally)
+                _match_zh(sentence, key[1], has_latin, compiled, tally, unread)
             else:
                 _recall(sentences, key, tally, lambda: _match_zh(sentence, key[1], has_latin, compiled, tally))
 
