@@ -24,7 +24,7 @@ import threading
 import tomllib
 import unicodedata
 from bisect import bisect_left, bisect_right
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from functools import cache, cached_property
 from itertools import accumulate, chain, repeat
@@ -86,6 +86,9 @@ _PUNCT_TOKENS = frozenset(",:()、\"“”《》·~…-") | _SENTENCE_END
 # Sentences end at ! ? 。 ; or a newline (kept with the sentence), or at a full stop before
 # whitespace, so "1.0" and "3.2 kg" do not split.
 _SENTENCE_SPLIT = re.compile(r"(?<=[!?。;\n])|(?<=\.)(?=\s)")
+# What ends a sentence there: the splits are where these matches end (a scan for them skips ahead
+# in C, where the lookbehinds above are tried at every character).
+_SENTENCE_ENDS = re.compile(r"[!?。;\n]|\.(?=\s)")
 # Chinese clauses: negation and hedges do not reach across commas.
 _ZH_CLAUSE = re.compile(r"[^,、:()\"“”《》\s]+")
 _CONTRACTION = re.compile(r"\b(can|won|ain)'t\b|n't\b|'(re|m|ve|ll|d|s)\b")
@@ -454,7 +457,7 @@ class _Compiled:
         self.zh_hedge_cue = _any_of(self.zh_cues.hedge | self.zh_cues.scope_breakers)
         self.segment: Callable[[str], list[str]] | None = None
         self.units: Callable[[str], list[_Unit] | None] | None = None  # the same cut in units
-        self.sparse: Callable[..., _Sparse | None] | None = None  # some of those units (see _zh_window_hits)
+        self.sparse: Callable[..., _UnitAt | None] | None = None  # a unit of those (see _Window)
         # Per unit text: its hits and exclusions (positions in its own words), whether every hit
         # counts whatever its context, and the hits' (keyword, surface) pairs.
         self.zh_units: dict[str, tuple[tuple[_Hit, ...], tuple[tuple[int, int, int], ...], bool, frozenset[Any]] | tuple[()]] = {}
@@ -475,7 +478,7 @@ class _Compiled:
     def zh_loud(self) -> dict[str, bool]:
         """Per scan match (keyword or exclusion): whether a unit holding it may still hold a hit the
         post has not counted when the match itself is left unread (counted at once, or all its
-        keywords counted already); _zh_window_hits reads such units too. Each hit in a clause is a
+        keywords counted already); _Window reads such units too. Each hit in a clause is a
         keyword inside some scan match, except one that starts inside a match of its own scan and
         runs past it (西湖|人 hides 湖人 from the scan that found 西湖): a match that could hide one
         is loud. So is a match counted at once whose tally leaves out a keyword inside it (数据 in
@@ -485,7 +488,7 @@ class _Compiled:
         words = [*self.zh_keys, *self.zh_exclude]
         if any(_SENTENCE_SPLIT.search(word[:-1]) or re.search(r"\.\s", word) for word in words):
             return {}
-        scan_of = {word[0]: k for k, group in enumerate(_scan_groups(words)) for word in group}
+        scan_of = {word[0]: k for k, group in enumerate(_scan_groups(words)) for word in group}  # as zh_scans
         heads = {word[:k] for word in words for k in range(1, len(word))}  # proper prefixes
         loud: dict[str, bool] = {}
         for word in words:
@@ -978,7 +981,7 @@ _UNIT_CACHE_LIMIT = 20_000
 
 def _cut_without_hmm(
     tokenizer: Any, keywords: Iterable[str] = ()
-) -> tuple[Callable[[str], list[str]], Callable[[str], list[_Unit] | None], Callable[..., _Sparse | None]]:
+) -> tuple[Callable[[str], list[str]], Callable[[str], list[_Unit] | None], Callable[..., _UnitAt | None]]:
     """tokenizer.lcut(text, HMM=False), word for word, in one pass per block: jieba builds a dict
     DAG and takes a logarithm per candidate word and call; here each word's score is computed once
     (for the dictionary's current total) and the DAG is walked in place.
@@ -1139,64 +1142,34 @@ def _cut_without_hmm(
                 out[first - 1 : first + 1] = [(out[first - 1][0] + out[first][0], out[first - 1][1] + out[first][1])]
         return out
 
-    def unit_at(clause: str, blocks: list[tuple[int, int]], a: int, b: int, logtotal: float) -> tuple[int, int, tuple[str, ...]] | None:
-        """The unit of a simple clause (see sparse) holding clause[a:b], which no cut crosses: a
-        piece of its block, found by walking to the nearest cut on either side, or a character
-        outside blocks. None if clause[a:b] spans a block's edge or the piece's cut is not trusted."""
-        k = bisect_right(blocks, a, key=itemgetter(0)) - 1
-        if k < 0 or a >= blocks[k][1]:
-            return (a, b, (clause[a],)) if b - a == 1 else None
-        low, high = blocks[k]
-        if b > high:
-            return None
-        while a > low and ((pair := clause[a - 1 : a + 1]) in joined or pair in long_joined):
-            a -= 1
-        while b < high and ((pair := clause[b - 1 : b + 1]) in joined or pair in long_joined):
-            b += 1
-        text = clause[a:b]
-        words = pieces.get(text, _UNCUT)
-        if words is _UNCUT:
-            words = piece_cut(text, logtotal)
-        return None if words is None else (a, b, words)  # type: ignore[return-value]
-
-    def sparse(clause: str, spans: list[tuple[int, int]]) -> tuple[list[tuple[int, str, tuple[str, ...]]], Callable[[int, int], list[str] | None]] | None:
-        """The units of units(clause) that hold the character spans (each inside one unit, as a
-        dictionary word is), in order, each once: (start, text, words). They are found by walking
-        from each span to the nearest cut on either side: cutting the whole clause costs a pair
-        lookup per character, most of them far from anything worth reading. Also returns
-        `before(at, count)`: at least `count` words (fewer at the clause's start) ending at a unit's
-        start `at`, or None if a cut among them is not trusted.
-
-        None when the clause is not of the simple kind, where units are pieces and the characters
-        outside blocks: a Latin letter or digit (units may merge there) or a character a keyword
-        holds outside jieba's blocks; or when a span crosses a block's edge or a unit's cut is not
-        trusted. units(clause) or segment(clause) must then decide."""
+    def sparse(clause: str) -> Callable[[int, int], tuple[int, int, tuple[str, ...] | None]] | None:
+        """For a clause of the simple kind, where units(clause) are the pieces of its blocks and the
+        characters outside them, `unit_at(a, b)`: the unit holding clause[a:b] (inside one block:
+        it is in a dictionary word, or the character before a unit), as (start, end, its words or
+        None when that cut is not trusted). It walks from the span to the nearest cut on either
+        side, where cutting the whole clause costs a pair lookup per character, most of them far
+        from anything worth reading. None for another kind of clause: one with a Latin letter or
+        digit (units may merge there) or a character keywords hold outside jieba's blocks (units
+        join there; without one, every keyword in the clause is inside a block)."""
         if eng.search(clause) or not sticky.isdisjoint(clause):
             return None
         logtotal = current()
         blocks = [match.span() for match in han.finditer(clause)]
-        out: list[tuple[int, str, tuple[str, ...]]] = []
-        end = -1
-        for a, b in sorted(spans):
-            if a < end:  # inside the unit before
-                continue
-            unit = unit_at(clause, blocks, a, b, logtotal)
-            if unit is None:
-                return None
-            a, end, words = unit
-            out.append((a, clause[a:end], words))
 
-        def before(at: int, count: int) -> list[str] | None:
-            words: list[str] = []
-            while at and len(words) < count:
-                unit = unit_at(clause, blocks, at - 1, at, logtotal)
-                if unit is None:
-                    return None
-                at = unit[0]
-                words[:0] = unit[2]
-            return words
+        def unit_at(a: int, b: int) -> tuple[int, int, tuple[str, ...] | None]:
+            k = bisect_right(blocks, a, key=itemgetter(0)) - 1
+            if k < 0 or a >= blocks[k][1]:  # a character outside blocks
+                return a, a + 1, (clause[a],)
+            low, high = blocks[k]
+            while a > low and ((pair := clause[a - 1 : a + 1]) in joined or pair in long_joined):
+                a -= 1
+            while b < high and ((pair := clause[b - 1 : b + 1]) in joined or pair in long_joined):
+                b += 1
+            text = clause[a:b]
+            words = pieces.get(text, _UNCUT)
+            return a, b, piece_cut(text, logtotal) if words is _UNCUT else words  # type: ignore[return-value]
 
-        return out, before
+        return unit_at
 
     def segment(clause: str) -> list[str]:
         out: list[str] = []
@@ -1224,9 +1197,8 @@ def _cut_without_hmm(
 # A unit of a clause as jieba cuts it: (its text, its words). Units are cut only where no keyword or
 # exclusion can span the cut, so a keyword is found inside a unit or not at all.
 _Unit = tuple[str, tuple[str, ...]]
-# Some units of a clause (start, text, words), and a way to the words before one (see sparse in
-# _cut_without_hmm).
-_Sparse = tuple[list[tuple[int, str, tuple[str, ...]]], Callable[[int, int], list[str] | None]]
+# The unit holding a span of a clause: (start, end, its words or None), see sparse in _cut_without_hmm.
+_UnitAt = Callable[[int, int], tuple[int, int, tuple[str, ...] | None]]
 
 
 class _Hit(NamedTuple):
@@ -1578,11 +1550,12 @@ def _zh_clause_hits(tokens: list[str], compiled: _Compiled) -> tuple[list[_Hit],
     return hits, excluded
 
 
-def _unit_entry(text: str, unit: tuple[str, ...], compiled: _Compiled) -> tuple[Any, ...]:
+def _unit_entry(text: str, unit: tuple[str, ...], compiled: _Compiled, keep: bool = True) -> tuple[Any, ...]:
     """A unit's hits and exclusions (positions in its own words), whether every hit counts whatever
     its context, and the hits' (keyword, surface) pairs; then the hits that survive its
-    exclusions and longer hits (_keep) and their pairs. () for none. Kept per unit text."""
-    known = compiled.zh_units
+    exclusions and longer hits (_keep) and their pairs. () for none. Kept per unit text (if `keep`:
+    a unit's words are its text's own unless its cut was not trusted)."""
+    known = compiled.zh_units if keep else {}
     if len(known) >= _UNIT_CACHE_LIMIT:
         known.clear()
     found, gone = _zh_clause_hits(list(unit), compiled)
@@ -1634,90 +1607,104 @@ def _zh_unit_hits(
 _ZH_BACK_WORDS = max(_NEGATION_WINDOW, _HEDGE_WINDOW)
 
 
-class _Windowed(NamedTuple):
-    """A long clause read only around some of its units (_zh_window_hits): their words one after
-    another, a "\n" wherever the clause goes on between two of them, each word's offset in the
-    clause (a "\n" has the end of the unit before it; one more offset ends the last), and per unit
-    (the pairs whose being counted settles all its hits, its hits, where its words start)."""
+class _Window:
+    """A long clause of a sentence whose reading is not kept, read only around the scan matches
+    still to be read and the loud ones (see _Compiled.zh_loud), as the hits are read: every other
+    unit's hits are keywords inside matches left unread as counted, so it could change nothing.
+    The units read so far have their words one after another in `tokens` (a "\n" wherever the
+    clause goes on between two, and after the last), with each word's offset in the clause in
+    `offsets` (a "\n" has the end of the unit before it)."""
 
-    tokens: list[str]
-    offsets: list[int]
-    units: list[tuple[frozenset[Any], tuple[_Hit, ...], int]]
-    runs: list[int]  # where each run of neighbouring units starts in tokens
-    before: Callable[[int, int], list[str] | None]
-    whole: Callable[[], list[str]]
+    def __init__(self, clause: str, unit_at: _UnitAt, compiled: _Compiled, tally: _Tally) -> None:
+        self.clause, self.unit_at, self.compiled, self.tally = clause, unit_at, compiled, tally
+        self.tokens: list[str] = []
+        self.offsets: list[int] = []
+        self.runs: list[int] = []  # where each run of neighbouring units starts in tokens
+        self.whole: tuple[list[str], list[int]] | None = None  # jieba's cut of the whole clause, if needed
+
+    def unit(self, a: int, b: int) -> tuple[int, int, tuple[str, ...], bool]:
+        """unit_at(a, b) and whether its cut is the piece's own (trusted); when it is not, the
+        clause is cut whole, as units(clause) would then be None, and the unit's words are those
+        of that cut (it passes the unit's edges, where no dictionary word spans the pair)."""
+        start, end, words = self.unit_at(a, b)
+        if words is not None:
+            return start, end, words, True
+        if self.whole is None:
+            tokens = self.compiled.segment(self.clause)  # type: ignore[misc]
+            self.whole = tokens, [0, *accumulate(map(len, tokens))]
+        tokens, offsets = self.whole
+        first = bisect_left(offsets, start)
+        return start, end, tuple(tokens[first : bisect_left(offsets, end, first)]), False
+
+    def units(self, matches: list[tuple[int, int, str]]) -> Iterator[tuple[frozenset[Any], tuple[_Hit, ...], int]]:
+        """Per unit to be read, (the pairs whose being counted settles all its hits, its hits, where
+        its words start in tokens), in clause order, from the clause's matches (start, end, word)
+        in order. What the post has counted by the time a unit comes is left out, read lazily: a
+        match whose keywords are all counted (unless loud), a unit whose surviving hits are, and
+        a repeat of a unit whose hits need no context (as _zh_unit_hits does)."""
+        compiled, tally, clause, tokens, offsets = self.compiled, self.tally, self.clause, self.tokens, self.offsets
+        known, counted, parts, loud = compiled.zh_units, tally.pairs, compiled.zh_parts, compiled.zh_loud
+        again: set[str] = set()
+        end = last = -1  # where the last unit read ends, and the last one in tokens
+        for a, b, word in matches:
+            if a < end:
+                continue
+            if not loud[word] and tally.has_all(parts[word]):
+                continue
+            start, end, words, trusted = self.unit(a, b)
+            text = clause[start:end]
+            entry = known.get(text) if trusted else None
+            if entry is None:
+                entry = _unit_entry(text, words, compiled, trusted)
+            if not entry:
+                continue
+            free, kept, settles = entry[2], entry[4], entry[5]
+            if free:
+                if text in again:
+                    continue
+                again.add(text)
+            if counted.issuperset(settles):
+                continue
+            if start == last:  # next to the unit before: one run
+                tokens.pop()
+                offsets.pop()
+            else:
+                self.runs.append(len(tokens))
+            shift = len(tokens)
+            for one in words:
+                tokens.append(one)
+                offsets.append(start)
+                start += len(one)
+            tokens.append("\n")
+            offsets.append(start)
+            last = start
+            yield settles, kept, shift
 
     def back(self, at: int) -> tuple[list[str], int]:
-        """Words ending with the one at `at` and at least _ZH_BACK_WORDS before it (fewer at the
-        clause's start), and its index there, for the negation and hedge readers."""
+        """Words ending with the one at `at` (in tokens) with at least _ZH_BACK_WORDS before it
+        (fewer at the clause's start), and its index there, for the negation and hedge readers."""
         run = self.runs[bisect_right(self.runs, at) - 1]
         start = self.offsets[run]
         if at - run >= _ZH_BACK_WORDS or not start:
             return self.tokens, at
         need = _ZH_BACK_WORDS - (at - run)
-        words = self.before(start, need)
-        if words is None:  # a cut there is not trusted: jieba's cut of the whole clause has those words
-            tokens = self.whole()
-            k = [0, *accumulate(map(len, tokens))].index(start)
-            words = tokens[max(k - need, 0) : k]
+        words: list[str] = []
+        while start and len(words) < need:
+            start, _, cut, _ = self.unit(start - 1, start)
+            words[:0] = cut
         return [*words, *self.tokens[run : at + 1]], len(words) + at - run
 
 
-def _zh_window_hits(clause: str, spans: list[tuple[int, int]], compiled: _Compiled, tally: _Tally) -> _Windowed | None:
-    """The units path (_zh_unit_hits) for a long clause of a sentence whose reading is not kept,
-    reading only the units that hold `spans` (the clause's scan matches still to be read, and the
-    loud ones, see _Compiled.zh_loud): every other unit's hits are keywords inside matches left
-    unread as counted, so it could change nothing. A unit whose surviving hits the post has all
-    counted is left out too (with the reading not kept, what it leaves unread need not be listed).
-    The words before a unit are cut only when a hit there is read for negation or a hedge
-    (_Windowed.back). None when the clause must be cut whole (see sparse in _cut_without_hmm)."""
-    sparse = compiled.sparse(clause, spans)  # type: ignore[misc]
-    if sparse is None:
-        return None
-    found, before = sparse
-    known, counted = compiled.zh_units, tally.pairs
-    again: set[str] = set()
-    tokens: list[str] = []
-    offsets: list[int] = []
-    runs: list[int] = []
-    units: list[tuple[frozenset[Any], tuple[_Hit, ...], int]] = []
-    end = -1
-    for start, text, words in found:
-        entry = known.get(text)
-        if entry is None:
-            entry = _unit_entry(text, words, compiled)
-        if not entry:
-            continue
-        free, kept, settles = entry[2], entry[4], entry[5]
-        if free:
-            if text in again:
-                continue
-            again.add(text)
-        if counted.issuperset(settles):
-            continue
-        if start != end:  # the clause goes on between this unit and the one before
-            if tokens:
-                tokens.append("\n")
-                offsets.append(end)
-            runs.append(len(tokens))
-        units.append((settles, kept, len(tokens)))
-        for word in words:
-            tokens.append(word)
-            offsets.append(start)
-            start += len(word)
-        end = start
-    offsets.append(end)
-    return _Windowed(tokens, offsets, units, runs, before, cache(lambda: compiled.segment(clause)))
-
-
-def _clause_spans(entries: Iterable[tuple[int, str]], c0: int, c1: int) -> list[tuple[int, int]]:
-    """The parts inside clause [c0, c1) of a sentence's matches (offset, word), in clause offsets."""
-    spans = []
-    for at, word in entries:
+def _clause_matches(matches: Iterable[tuple[int, str]], c0: int, c1: int) -> list[tuple[int, int, str]]:
+    """The parts inside clause [c0, c1) of a sentence's matches (offset, word), in clause offsets
+    and order: (start, end, word)."""
+    inside = []
+    for at, word in matches:
         end = at + len(word)
         if at < c1 and end > c0:
-            spans.append((max(at, c0) - c0, min(end, c1) - c0))
-    return spans
+            inside.append((max(at, c0) - c0, min(end, c1) - c0, word))
+    inside.sort()
+    return inside
 
 
 def _affix_keys(token: str, keys: Mapping[str, list[_Key]]) -> tuple[tuple[str, _Key], ...]:
@@ -1836,7 +1823,7 @@ def _match_zh(
     (counting them again changes nothing) but returned apart, as not known: the answer holds for
     any post whose tally holds those too (see _match_zh_post). With `loud` (the sentence's loud
     matches left unread, see _Compiled.zh_loud), given only when the reading is not kept, a long
-    clause is read only around those and `found` (_zh_window_hits)."""
+    clause is read only around those and `found` (_Window)."""
     reading = _Reading(tally)
     cues = compiled.zh_cues
     asked: bool | None = None  # whether the sentence asks something, computed when first needed
@@ -1855,17 +1842,18 @@ def _match_zh(
         text = clause.group()
         # The clause's hits in groups that never interact, each (the pairs whose being counted
         # already settles all of them, or None; its hits, to be moved by `shift` words).
-        groups: list[tuple[frozenset[Any] | None, list[_Hit] | tuple[_Hit, ...], int]]
-        windowed = None
+        groups: Iterable[tuple[frozenset[Any] | None, list[_Hit] | tuple[_Hit, ...], int]]
+        window = None
         by_chars = _zh_char_hits(text, inside, compiled)
         if by_chars is None:
             # Long clauses (threads, lists, unpunctuated posts) are read unit by unit, which pays
             # once units repeat, or only around what is to be read; short ones are cheaper to read whole.
             long = len(text) > _UNIT_CLAUSE_CHARS
-            if long and loud is not None:
-                windowed = _zh_window_hits(text, _clause_spans(chain(found, loud), c0, c1), compiled, tally)
-            if windowed is not None:
-                tokens, offsets, groups = windowed.tokens, windowed.offsets, windowed.units
+            unit_at = compiled.sparse(text) if long and loud is not None else None  # type: ignore[misc]
+            if unit_at is not None:
+                window = _Window(text, unit_at, compiled, tally)
+                tokens, offsets = window.tokens, window.offsets
+                groups = window.units(_clause_matches(chain(found, loud), c0, c1))  # type: ignore[arg-type]
             else:
                 units = compiled.units(text) if long else None
                 if units is None:
@@ -1896,7 +1884,7 @@ def _match_zh(
                         continue
                 negated, hedged = "negated" in blocks, "hedged" in blocks
                 if (negated or hedged) and tokens:
-                    words, start = (tokens, hit.start) if windowed is None else windowed.back(hit.start)
+                    words, start = (tokens, hit.start) if window is None else window.back(hit.start)
                     if (negated and _negated(words, start, cues)) or (hedged and _hedged(words, start, cues)):
                         continue
                 elif negated or hedged:
@@ -1931,7 +1919,7 @@ def _match_zh_post(norm: str, zh_found: list[tuple[int, str]], has_latin: bool, 
     zh_parts, zh_fast, joins, sentences, loud = compiled.zh_parts, compiled.zh_fast, compiled.joins, compiled.zh_sentences, compiled.zh_loud
     done: dict[str, bool] = {}  # words counted at once, and whether they are loud
     # Sentence boundaries once, then only the sentences holding a match are cut out.
-    bounds = [match.start() for match in _SENTENCE_SPLIT.finditer(norm)]
+    bounds = [match.end() for match in _SENTENCE_ENDS.finditer(norm)]
     starts = list(map(itemgetter(0), zh_found))
     next_zh, total, size = 0, len(zh_found), len(norm)
     while next_zh < total:
