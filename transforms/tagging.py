@@ -998,6 +998,8 @@ def _cut_without_hmm(
     # Characters outside jieba's word blocks that keywords hold ("过了!", "「毕业」"): a keyword may
     # span the block edge next to one, so units are never cut there.
     sticky = frozenset(char for word in keywords for char in word if not han.match(char))
+    # The same as one class to search for: set.isdisjoint(clause) makes an object of each character.
+    any_sticky = re.compile("[" + "".join(map(re.escape, sorted(sticky))) + "]" if sticky else r"(?!)")
     freq = tokenizer.FREQ
     scores: dict[str, float] = {}
     pieces: dict[str, tuple[str, ...] | None] = {}
@@ -1151,7 +1153,7 @@ def _cut_without_hmm(
         from anything worth reading. None for another kind of clause: one with a Latin letter or
         digit (units may merge there) or a character keywords hold outside jieba's blocks (units
         join there; without one, every keyword in the clause is inside a block)."""
-        if eng.search(clause) or not sticky.isdisjoint(clause):
+        if eng.search(clause) or any_sticky.search(clause):
             return None
         logtotal = current()
         blocks = [match.span() for match in han.finditer(clause)]
