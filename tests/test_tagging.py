@@ -810,3 +810,17 @@ def test_ascii_posts_normalise_as_any_post(text: str) -> None:
 
     assert tagging._normalise_post(text) == tagging._normalise(text)
     assert tag_post("", text).lang == detect_lang(text)
+
+
+def test_long_clause_read_around_its_matches_like_whole(monkeypatch: pytest.MonkeyPatch) -> None:
+    # A long clause of a sentence whose reading is not kept is read only around its matches still
+    # to be read and its loud ones (_Window): the tags and evidence are those of reading its units
+    # all (units, or the whole clause's cut).
+    def every_hit(patch, tagging, compiled) -> None:
+        patch.setattr(compiled, "sparse", lambda clause: None)
+
+    clauses = _stitched_clauses(7, 2400)
+    # One sentence each, over _SENTENCE_CACHE_CHARS, with few clause breaks: long clauses.
+    texts = ["".join(clause.replace("!", "").replace("?", "").replace("。", "") for clause in clauses[i : i + 24]) for i in range(0, len(clauses), 24)]
+    texts += ["如果升职就好了大家一起吃饭看电影喝茶然后升职" * 12, "西湖人很多数据库课程音乐会小猫不推荐求助" * 15]
+    assert _tags_both_ways(texts, monkeypatch, every_hit) > 150

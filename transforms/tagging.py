@@ -24,7 +24,7 @@ import threading
 import tomllib
 import unicodedata
 from bisect import bisect_left, bisect_right
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from functools import cache, cached_property
 from itertools import accumulate, chain, repeat
@@ -86,6 +86,9 @@ _PUNCT_TOKENS = frozenset(",:()、\"“”《》·~…-") | _SENTENCE_END
 # Sentences end at ! ? 。 ; or a newline (kept with the sentence), or at a full stop before
 # whitespace, so "1.0" and "3.2 kg" do not split.
 _SENTENCE_SPLIT = re.compile(r"(?<=[!?。;\n])|(?<=\.)(?=\s)")
+# What ends a sentence there: the splits are where these matches end (a scan for them skips ahead
+# in C, where the lookbehinds above are tried at every character).
+_SENTENCE_ENDS = re.compile(r"[!?。;\n]|\.(?=\s)")
 # Chinese clauses: negation and hedges do not reach across commas.
 _ZH_CLAUSE = re.compile(r"[^,、:()\"“”《》\s]+")
 _CONTRACTION = re.compile(r"\b(can|won|ain)'t\b|n't\b|'(re|m|ve|ll|d|s)\b")
@@ -454,6 +457,7 @@ class _Compiled:
         self.zh_hedge_cue = _any_of(self.zh_cues.hedge | self.zh_cues.scope_breakers)
         self.segment: Callable[[str], list[str]] | None = None
         self.units: Callable[[str], list[_Unit] | None] | None = None  # the same cut in units
+        self.sparse: Callable[..., _UnitAt | None] | None = None  # a unit of those (see _Window)
         # Per unit text: its hits and exclusions (positions in its own words), whether every hit
         # counts whatever its context, and the hits' (keyword, surface) pairs.
         self.zh_units: dict[str, tuple[tuple[_Hit, ...], tuple[tuple[int, int, int], ...], bool, frozenset[Any]] | tuple[()]] = {}
@@ -468,7 +472,30 @@ class _Compiled:
         position. A keyword that overlaps a match without being inside it is also a jieba word, so
         it makes the match's boundary ambiguous and jieba then finds it. Compiled on the first
         Chinese post (about 40 ms of regex compiling that an English-only run never needs)."""
-        return _binned_scans([*self.zh_keys, *self.zh_exclude])
+        return tuple(re.compile(_trie_pattern(group)) for group in _scan_groups([*self.zh_keys, *self.zh_exclude]))
+
+    @cached_property
+    def zh_loud(self) -> dict[str, bool]:
+        """Per scan match (keyword or exclusion): whether a unit holding it may still hold a hit the
+        post has not counted when the match itself is left unread (counted at once, or all its
+        keywords counted already); _Window reads such units too. Each hit in a clause is a
+        keyword inside some scan match, except one that starts inside a match of its own scan and
+        runs past it (西湖|人 hides 湖人 from the scan that found 西湖): a match that could hide one
+        is loud. So is a match counted at once whose tally leaves out a keyword inside it (数据 in
+        数据库, covered by the longer keyword of its label), which jieba could find alone there.
+        Empty when a keyword can reach across a sentence end (`!` inside it): a sentence's units
+        are then all read, as a match from the sentence before may reach into them."""
+        words = [*self.zh_keys, *self.zh_exclude]
+        if any(_SENTENCE_SPLIT.search(word[:-1]) or re.search(r"\.\s", word) for word in words):
+            return {}
+        scan_of = {word[0]: k for k, group in enumerate(_scan_groups(words)) for word in group}  # as zh_scans
+        heads = {word[:k] for word in words for k in range(1, len(word))}  # proper prefixes
+        loud: dict[str, bool] = {}
+        for word in words:
+            hides = any(word[i:] in heads and scan_of[word[i]] == scan_of[word[0]] for i in range(1, len(word)))
+            inside = {(key, part) for _, part in self.zh_inside[word] for key in self.zh_keys.get(part, ())}
+            loud[word] = hides or (word in self.zh_fast and set(self.zh_fast[word]) != inside)
+        return loud
 
 
 def _any_of(words: Iterable[str]) -> re.Pattern[str]:
@@ -521,15 +548,15 @@ def _compile_cues(cues: Mapping[str, tuple[str, ...]], norm: Callable[[str], Any
 _ZH_SCAN_BINS = 6
 
 
-def _binned_scans(words: Iterable[str]) -> tuple[re.Pattern[str], ...]:
-    """Trie regexes over `words`, split by first character into bins of similar branch counts."""
+def _scan_groups(words: Iterable[str]) -> list[list[str]]:
+    """`words` split by first character into bins of similar branch counts, one trie regex each."""
     by_first: dict[str, list[str]] = {}
     for word in words:
         by_first.setdefault(word[0], []).append(word)
     bins: list[list[str]] = [[] for _ in range(_ZH_SCAN_BINS)]
     for first in sorted(by_first, key=lambda char: (-len(by_first[char]), char)):
         min(bins, key=len).extend(by_first[first])
-    return tuple(re.compile(_trie_pattern(group)) for group in bins if group)
+    return [group for group in bins if group]
 
 
 def _trie_pattern(words: Iterable[str]) -> str:
@@ -858,7 +885,7 @@ def _segmenter(compiled: _Compiled) -> Callable[[str], list[str]]:
     compiled.joins = _word_pairs(tokenizer)[0]
 
     # HMM guesses unknown words; keywords are all in the dictionary, so it only costs time.
-    segment, compiled.units = _cut_without_hmm(tokenizer, (*compiled.zh_keys, *compiled.zh_exclude))
+    segment, compiled.units, compiled.sparse = _cut_without_hmm(tokenizer, (*compiled.zh_keys, *compiled.zh_exclude))
     compiled.segment = segment
     return segment
 
@@ -952,7 +979,9 @@ _UNIT_CLAUSE_CHARS = 40
 _UNIT_CACHE_LIMIT = 20_000
 
 
-def _cut_without_hmm(tokenizer: Any, keywords: Iterable[str] = ()) -> tuple[Callable[[str], list[str]], Callable[[str], list[_Unit] | None]]:
+def _cut_without_hmm(
+    tokenizer: Any, keywords: Iterable[str] = ()
+) -> tuple[Callable[[str], list[str]], Callable[[str], list[_Unit] | None], Callable[..., _UnitAt | None]]:
     """tokenizer.lcut(text, HMM=False), word for word, in one pass per block: jieba builds a dict
     DAG and takes a logarithm per candidate word and call; here each word's score is computed once
     (for the dictionary's current total) and the DAG is walked in place.
@@ -962,13 +991,15 @@ def _cut_without_hmm(tokenizer: Any, keywords: Iterable[str] = ()) -> tuple[Call
     and everyday phrases repeat them). A piece whose cut hangs on a near tie (within
     _ROUTE_MARGIN, where rounding could tip it) is not trusted: that block is cut whole.
 
-    Returns that segmenter and `units`, the same cut in units that none of `keywords` can span
-    (see _Unit)."""
+    Returns that segmenter, `units`, the same cut in units that none of `keywords` can span
+    (see _Unit), and `sparse`, a few of those units without cutting the whole clause."""
     jieba = sys.modules[type(tokenizer).__module__]
     han, skip, eng = jieba.re_han_default, jieba.re_skip_default, jieba.re_eng
     # Characters outside jieba's word blocks that keywords hold ("过了!", "「毕业」"): a keyword may
     # span the block edge next to one, so units are never cut there.
     sticky = frozenset(char for word in keywords for char in word if not han.match(char))
+    # The same as one class to search for: set.isdisjoint(clause) makes an object of each character.
+    any_sticky = re.compile("[" + "".join(map(re.escape, sorted(sticky))) + "]" if sticky else r"(?!)")
     freq = tokenizer.FREQ
     scores: dict[str, float] = {}
     pieces: dict[str, tuple[str, ...] | None] = {}
@@ -1113,6 +1144,35 @@ def _cut_without_hmm(tokenizer: Any, keywords: Iterable[str] = ()) -> tuple[Call
                 out[first - 1 : first + 1] = [(out[first - 1][0] + out[first][0], out[first - 1][1] + out[first][1])]
         return out
 
+    def sparse(clause: str) -> Callable[[int, int], tuple[int, int, tuple[str, ...] | None]] | None:
+        """For a clause of the simple kind, where units(clause) are the pieces of its blocks and the
+        characters outside them, `unit_at(a, b)`: the unit holding clause[a:b] (inside one block:
+        it is in a dictionary word, or the character before a unit), as (start, end, its words or
+        None when that cut is not trusted). It walks from the span to the nearest cut on either
+        side, where cutting the whole clause costs a pair lookup per character, most of them far
+        from anything worth reading. None for another kind of clause: one with a Latin letter or
+        digit (units may merge there) or a character keywords hold outside jieba's blocks (units
+        join there; without one, every keyword in the clause is inside a block)."""
+        if eng.search(clause) or any_sticky.search(clause):
+            return None
+        logtotal = current()
+        blocks = [match.span() for match in han.finditer(clause)]
+
+        def unit_at(a: int, b: int) -> tuple[int, int, tuple[str, ...] | None]:
+            k = bisect_right(blocks, a, key=itemgetter(0)) - 1
+            if k < 0 or a >= blocks[k][1]:  # a character outside blocks
+                return a, a + 1, (clause[a],)
+            low, high = blocks[k]
+            while a > low and ((pair := clause[a - 1 : a + 1]) in joined or pair in long_joined):
+                a -= 1
+            while b < high and ((pair := clause[b - 1 : b + 1]) in joined or pair in long_joined):
+                b += 1
+            text = clause[a:b]
+            words = pieces.get(text, _UNCUT)
+            return a, b, piece_cut(text, logtotal) if words is _UNCUT else words  # type: ignore[return-value]
+
+        return unit_at
+
     def segment(clause: str) -> list[str]:
         out: list[str] = []
         for block in han.split(clause):
@@ -1128,7 +1188,7 @@ def _cut_without_hmm(tokenizer: Any, keywords: Iterable[str] = ()) -> tuple[Call
                         out.extend(part)
         return out
 
-    return segment, units
+    return segment, units, sparse
 
 
 # --------------------------------------------------------------------------------------------
@@ -1139,6 +1199,8 @@ def _cut_without_hmm(tokenizer: Any, keywords: Iterable[str] = ()) -> tuple[Call
 # A unit of a clause as jieba cuts it: (its text, its words). Units are cut only where no keyword or
 # exclusion can span the cut, so a keyword is found inside a unit or not at all.
 _Unit = tuple[str, tuple[str, ...]]
+# The unit holding a span of a clause: (start, end, its words or None), see sparse in _cut_without_hmm.
+_UnitAt = Callable[[int, int], tuple[int, int, tuple[str, ...] | None]]
 
 
 class _Hit(NamedTuple):
@@ -1490,6 +1552,23 @@ def _zh_clause_hits(tokens: list[str], compiled: _Compiled) -> tuple[list[_Hit],
     return hits, excluded
 
 
+def _unit_entry(text: str, unit: tuple[str, ...], compiled: _Compiled, keep: bool = True) -> tuple[Any, ...]:
+    """A unit's hits and exclusions (positions in its own words), whether every hit counts whatever
+    its context, and the hits' (keyword, surface) pairs; then the hits that survive its
+    exclusions and longer hits (_keep) and their pairs. () for none. Kept per unit text (if `keep`:
+    a unit's words are its text's own unless its cut was not trusted)."""
+    known = compiled.zh_units if keep else {}
+    if len(known) >= _UNIT_CACHE_LIMIT:
+        known.clear()
+    found, gone = _zh_clause_hits(list(unit), compiled)
+    free = all(not hit.key.ask and not compiled.blocks[hit.key.label] for hit in found)
+    # Tuples: once the collector has seen them it stops tracking them (lists it never does).
+    pairs = frozenset((hit.key, hit.surface) for hit in found)
+    kept = tuple(_keep(found, gone))
+    entry = known[text] = (tuple(found), tuple(gone), free, pairs, kept, frozenset((hit.key, hit.surface) for hit in kept)) if found or gone else ()
+    return entry
+
+
 def _zh_unit_hits(
     units: list[_Unit], compiled: _Compiled, reading: _Reading
 ) -> tuple[list[str], list[_Hit], list[tuple[int, int, int]]]:
@@ -1507,16 +1586,10 @@ def _zh_unit_hits(
     for (text, unit), at in zip(units, accumulate(map(len, words), initial=0)):
         entry = known.get(text)
         if entry is None:
-            if len(known) >= _UNIT_CACHE_LIMIT:
-                known.clear()
-            found, gone = _zh_clause_hits(list(unit), compiled)
-            free = all(not hit.key.ask and not compiled.blocks[hit.key.label] for hit in found)
-            # Tuples: once the collector has seen them it stops tracking them (lists it never does).
-            pairs = frozenset((hit.key, hit.surface) for hit in found)
-            entry = known[text] = (tuple(found), tuple(gone), free, pairs) if found or gone else ()
+            entry = _unit_entry(text, unit, compiled)
         if not entry:
             continue
-        found, gone, free, pairs = entry
+        found, gone, free, pairs = entry[:4]
         if free:
             if text in again:
                 continue
@@ -1530,6 +1603,110 @@ def _zh_unit_hits(
             hits += found
             excluded += gone
     return tokens, hits, excluded
+
+
+# Words before a hit that the negation and hedge readers look over.
+_ZH_BACK_WORDS = max(_NEGATION_WINDOW, _HEDGE_WINDOW)
+
+
+class _Window:
+    """A long clause of a sentence whose reading is not kept, read only around the scan matches
+    still to be read and the loud ones (see _Compiled.zh_loud), as the hits are read: every other
+    unit's hits are keywords inside matches left unread as counted, so it could change nothing.
+    The units read so far have their words one after another in `tokens` (a "\n" wherever the
+    clause goes on between two, and after the last), with each word's offset in the clause in
+    `offsets` (a "\n" has the end of the unit before it)."""
+
+    def __init__(self, clause: str, unit_at: _UnitAt, compiled: _Compiled, tally: _Tally) -> None:
+        self.clause, self.unit_at, self.compiled, self.tally = clause, unit_at, compiled, tally
+        self.tokens: list[str] = []
+        self.offsets: list[int] = []
+        self.runs: list[int] = []  # where each run of neighbouring units starts in tokens
+        self.whole: tuple[list[str], list[int]] | None = None  # jieba's cut of the whole clause, if needed
+
+    def unit(self, a: int, b: int) -> tuple[int, int, tuple[str, ...], bool]:
+        """unit_at(a, b) and whether its cut is the piece's own (trusted); when it is not, the
+        clause is cut whole, as units(clause) would then be None, and the unit's words are those
+        of that cut (it passes the unit's edges, where no dictionary word spans the pair)."""
+        start, end, words = self.unit_at(a, b)
+        if words is not None:
+            return start, end, words, True
+        if self.whole is None:
+            tokens = self.compiled.segment(self.clause)  # type: ignore[misc]
+            self.whole = tokens, [0, *accumulate(map(len, tokens))]
+        tokens, offsets = self.whole
+        first = bisect_left(offsets, start)
+        return start, end, tuple(tokens[first : bisect_left(offsets, end, first)]), False
+
+    def units(self, matches: list[tuple[int, int, str]]) -> Iterator[tuple[frozenset[Any], tuple[_Hit, ...], int]]:
+        """Per unit to be read, (the pairs whose being counted settles all its hits, its hits, where
+        its words start in tokens), in clause order, from the clause's matches (start, end, word)
+        in order. What the post has counted by the time a unit comes is left out, read lazily: a
+        match whose keywords are all counted (unless loud), a unit whose surviving hits are, and
+        a repeat of a unit whose hits need no context (as _zh_unit_hits does)."""
+        compiled, tally, clause, tokens, offsets = self.compiled, self.tally, self.clause, self.tokens, self.offsets
+        known, counted, parts, loud = compiled.zh_units, tally.pairs, compiled.zh_parts, compiled.zh_loud
+        again: set[str] = set()
+        end = last = -1  # where the last unit read ends, and the last one in tokens
+        for a, b, word in matches:
+            if a < end:
+                continue
+            if not loud[word] and tally.has_all(parts[word]):
+                continue
+            start, end, words, trusted = self.unit(a, b)
+            text = clause[start:end]
+            entry = known.get(text) if trusted else None
+            if entry is None:
+                entry = _unit_entry(text, words, compiled, trusted)
+            if not entry:
+                continue
+            free, kept, settles = entry[2], entry[4], entry[5]
+            if free:
+                if text in again:
+                    continue
+                again.add(text)
+            if counted.issuperset(settles):
+                continue
+            if start == last:  # next to the unit before: one run
+                tokens.pop()
+                offsets.pop()
+            else:
+                self.runs.append(len(tokens))
+            shift = len(tokens)
+            for one in words:
+                tokens.append(one)
+                offsets.append(start)
+                start += len(one)
+            tokens.append("\n")
+            offsets.append(start)
+            last = start
+            yield settles, kept, shift
+
+    def back(self, at: int) -> tuple[list[str], int]:
+        """Words ending with the one at `at` (in tokens) with at least _ZH_BACK_WORDS before it
+        (fewer at the clause's start), and its index there, for the negation and hedge readers."""
+        run = self.runs[bisect_right(self.runs, at) - 1]
+        start = self.offsets[run]
+        if at - run >= _ZH_BACK_WORDS or not start:
+            return self.tokens, at
+        need = _ZH_BACK_WORDS - (at - run)
+        words: list[str] = []
+        while start and len(words) < need:
+            start, _, cut, _ = self.unit(start - 1, start)
+            words[:0] = cut
+        return [*words, *self.tokens[run : at + 1]], len(words) + at - run
+
+
+def _clause_matches(matches: Iterable[tuple[int, str]], c0: int, c1: int) -> list[tuple[int, int, str]]:
+    """The parts inside clause [c0, c1) of a sentence's matches (offset, word), in clause offsets
+    and order: (start, end, word)."""
+    inside = []
+    for at, word in matches:
+        end = at + len(word)
+        if at < c1 and end > c0:
+            inside.append((max(at, c0) - c0, min(end, c1) - c0, word))
+    inside.sort()
+    return inside
 
 
 def _affix_keys(token: str, keys: Mapping[str, list[_Key]]) -> tuple[tuple[str, _Key], ...]:
@@ -1638,12 +1815,17 @@ def _zh_char_hits(
     return hits, excluded
 
 
-def _match_zh(sentence: str, found: tuple[tuple[int, str], ...], has_latin: bool, compiled: _Compiled, tally: _Tally) -> _Counted:
+def _match_zh(
+    sentence: str, found: tuple[tuple[int, str], ...], has_latin: bool, compiled: _Compiled, tally: _Tally,
+    loud: list[tuple[int, str]] | None = None,
+) -> _Counted:
     """The keywords (with their surface) that the Chinese occurrences `found` in one sentence
     ((offset, longest match) pairs) let count, once their context is read; jieba is asked only
     about clauses where a word boundary is ambiguous. Hits that `tally` already holds are not read
     (counting them again changes nothing) but returned apart, as not known: the answer holds for
-    any post whose tally holds those too (see _match_zh_post)."""
+    any post whose tally holds those too (see _match_zh_post). With `loud` (the sentence's loud
+    matches left unread, see _Compiled.zh_loud), given only when the reading is not kept, a long
+    clause is read only around those and `found` (_Window)."""
     reading = _Reading(tally)
     cues = compiled.zh_cues
     asked: bool | None = None  # whether the sentence asks something, computed when first needed
@@ -1660,48 +1842,65 @@ def _match_zh(sentence: str, found: tuple[tuple[int, str], ...], has_latin: bool
         if not inside:
             continue
         text = clause.group()
+        # The clause's hits in groups that never interact, each (the pairs whose being counted
+        # already settles all of them, or None; its hits, to be moved by `shift` words).
+        groups: Iterable[tuple[frozenset[Any] | None, list[_Hit] | tuple[_Hit, ...], int]]
+        window = None
         by_chars = _zh_char_hits(text, inside, compiled)
         if by_chars is None:
             # Long clauses (threads, lists, unpunctuated posts) are read unit by unit, which pays
-            # once units repeat; short ones are cheaper to read whole.
-            units = compiled.units(text) if len(text) > _UNIT_CLAUSE_CHARS else None
-            if units is None:
-                tokens = compiled.segment(text)
-                hits, excluded = _zh_clause_hits(tokens, compiled)
+            # once units repeat, or only around what is to be read; short ones are cheaper to read whole.
+            long = len(text) > _UNIT_CLAUSE_CHARS
+            unit_at = compiled.sparse(text) if long and loud is not None else None  # type: ignore[misc]
+            if unit_at is not None:
+                window = _Window(text, unit_at, compiled, tally)
+                tokens, offsets = window.tokens, window.offsets
+                groups = window.units(_clause_matches(chain(found, loud), c0, c1))  # type: ignore[arg-type]
             else:
-                tokens, hits, excluded = _zh_unit_hits(units, compiled, reading)
-            offsets = [0, *accumulate(map(len, tokens))]
+                units = compiled.units(text) if long else None
+                if units is None:
+                    tokens = compiled.segment(text)
+                    hits, excluded = _zh_clause_hits(tokens, compiled)
+                else:
+                    tokens, hits, excluded = _zh_unit_hits(units, compiled, reading)
+                offsets = [0, *accumulate(map(len, tokens))]
+                groups = [(None, _keep(hits, excluded), 0)]
         else:
             tokens, offsets = [], []
-            hits, excluded = by_chars
-        for hit in _keep(hits, excluded):
-            if reading.settled(hit):
-                continue
-            blocks = compiled.blocks[hit.key.label]
-            reading.reads(hit)
-            if hit.key.ask or "question" in blocks:
-                if asked is None:
-                    latin = has_latin and (not compiled.en_question_latin or _LATIN.search(sentence))
-                    asked = _is_question(sentence, _en_stems(_EN_TOKEN.findall(sentence)) if latin else [], compiled)
-                if asked != hit.key.ask:
+            groups = [(None, _keep(*by_chars), 0)]
+        for settles, kept, shift in groups:
+            if settles is not None and tally.pairs.issuperset(settles):
+                continue  # a unit whose hits an earlier one of the clause counted
+            for hit in kept:
+                if shift:
+                    hit = _Hit(hit.key, hit.start + shift, hit.end + shift, hit.surface)
+                if reading.settled(hit):
                     continue
-            if "negated" in blocks and (
-                _negated(tokens, hit.start, cues) if tokens
-                else _zh_scan_back(text, hit.start, _ZH_NEGATION_WINDOW, cues.negation, cues.scope_breakers, compiled.words, compiled.zh_negation_cue)
-            ):
-                continue
-            if "hedged" in blocks and (
-                _hedged(tokens, hit.start, cues) if tokens
-                else _zh_scan_back(text, hit.start, _ZH_HEDGE_WINDOW, cues.hedge, cues.scope_breakers, compiled.words, compiled.zh_hedge_cue)
-            ):
-                continue
-            if "public" in blocks and _about_public_figure(sentence, cues.public, ""):
-                continue
-            if "third_party" in blocks:
-                start, end = (offsets[hit.start], offsets[hit.end]) if tokens else (hit.start, hit.end)
-                if _zh_third_party(sentence, c0 + start, c0 + end, cues.owner):
+                blocks = compiled.blocks[hit.key.label]
+                reading.reads(hit)
+                if hit.key.ask or "question" in blocks:
+                    if asked is None:
+                        latin = has_latin and (not compiled.en_question_latin or _LATIN.search(sentence))
+                        asked = _is_question(sentence, _en_stems(_EN_TOKEN.findall(sentence)) if latin else [], compiled)
+                    if asked != hit.key.ask:
+                        continue
+                negated, hedged = "negated" in blocks, "hedged" in blocks
+                if (negated or hedged) and tokens:
+                    words, start = (tokens, hit.start) if window is None else window.back(hit.start)
+                    if (negated and _negated(words, start, cues)) or (hedged and _hedged(words, start, cues)):
+                        continue
+                elif negated or hedged:
+                    if negated and _zh_scan_back(text, hit.start, _ZH_NEGATION_WINDOW, cues.negation, cues.scope_breakers, compiled.words, compiled.zh_negation_cue):
+                        continue
+                    if hedged and _zh_scan_back(text, hit.start, _ZH_HEDGE_WINDOW, cues.hedge, cues.scope_breakers, compiled.words, compiled.zh_hedge_cue):
+                        continue
+                if "public" in blocks and _about_public_figure(sentence, cues.public, ""):
                     continue
-            reading.count(hit)
+                if "third_party" in blocks:
+                    start, end = (offsets[hit.start], offsets[hit.end]) if tokens else (hit.start, hit.end)
+                    if _zh_third_party(sentence, c0 + start, c0 + end, cues.owner):
+                        continue
+                reading.count(hit)
     return reading.result()
 
 
@@ -1719,20 +1918,25 @@ def _match_zh_post(norm: str, zh_found: list[tuple[int, str]], has_latin: bool, 
         _segmenter(compiled)
     if _UNREAD and not _UNREAD.keys().isdisjoint(norm):
         read_dictionary(norm)
-    zh_parts, zh_fast, joins, sentences = compiled.zh_parts, compiled.zh_fast, compiled.joins, compiled.zh_sentences
-    done: set[str] = set()
+    zh_parts, zh_fast, joins, sentences, loud = compiled.zh_parts, compiled.zh_fast, compiled.joins, compiled.zh_sentences, compiled.zh_loud
+    done: dict[str, bool] = {}  # words counted at once, and whether they are loud
     # Sentence boundaries once, then only the sentences holding a match are cut out.
-    bounds = [match.start() for match in _SENTENCE_SPLIT.finditer(norm)]
+    bounds = [match.end() for match in _SENTENCE_ENDS.finditer(norm)]
+    starts = list(map(itemgetter(0), zh_found))
     next_zh, total, size = 0, len(zh_found), len(norm)
     while next_zh < total:
-        k = bisect_right(bounds, zh_found[next_zh][0])
+        k = bisect_right(bounds, starts[next_zh])
         offset, at = bounds[k - 1] if k else 0, bounds[k] if k < len(bounds) else size
         sentence = norm[offset:at]
         found: list[tuple[int, str]] = []
-        while next_zh < total and zh_found[next_zh][0] < at:
-            start, word = zh_found[next_zh]
-            next_zh += 1
-            if word in done:
+        # The loud matches left unread (see _Compiled.zh_loud), for a sentence whose reading is not kept.
+        unread: list[tuple[int, str]] | None = [] if loud and at - offset > _SENTENCE_CACHE_CHARS else None
+        last = bisect_left(starts, at, next_zh)
+        for start, word in zh_found[next_zh:last]:
+            was = done.get(word)
+            if was is not None:
+                if was and unread is not None:
+                    unread.append((start - offset, word))
                 continue
             parts = zh_fast.get(word)
             if parts is not None:
@@ -1740,15 +1944,20 @@ def _match_zh_post(norm: str, zh_found: list[tuple[int, str]], has_latin: bool, 
                 if norm[max(start - 1, 0) : start + 1] not in joins and norm[end - 1 : end + 1] not in joins:
                     for key, surface in parts:
                         tally.add(key, surface)
-                    done.add(word)
+                    was = done[word] = loud.get(word, True)
+                    if was and unread is not None:
+                        unread.append((start - offset, word))
                     continue
             if not tally.has_all(zh_parts[word]):
                 found.append((start - offset, word))
+            elif unread is not None and loud[word]:
+                unread.append((start - offset, word))
+        next_zh = last
         if found:
             # The matches left to read are part of the key: which ones are depends on the post.
             key = (sentence, tuple(found), has_latin)
             if len(sentence) > _SENTENCE_CACHE_CHARS:
-                _match_zh(sentence, key[1], has_latin, compiled, tally)
+                _match_zh(sentence, key[1], has_latin, compiled, tally, unread)
             else:
                 _recall(sentences, key, tally, lambda: _match_zh(sentence, key[1], has_latin, compiled, tally))
 
