@@ -22,6 +22,7 @@ import tempfile
 import time
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 from math import exp, sqrt
 from pathlib import Path
@@ -32,7 +33,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from transforms.scorer import (  # noqa: E402
-    FORMAT, SUPPRESS_AT, WEIGHTS, Feature, Scorer, _exclusions, evidence, feature_name, features, scorer_from_dict, weights_fingerprint,
+    FORMAT, SCALE, SUPPRESS_AT, WEIGHTS, Feature, Scorer, _exclusions, evidence, feature_name, features, scorer_from_dict, weights_fingerprint,
 )
 from transforms.gazetteer import CLASS_MARK, load_gazetteer  # noqa: E402
 from transforms.tagging import _normalise_post, load_taxonomy, tag_post  # noqa: E402
@@ -191,12 +192,14 @@ def folds_of(posts: Sequence[dict[str, Any]], k: int, seed: int) -> list[int]:
     return fold
 
 
-def out_of_fold(posts: Sequence[dict[str, Any]], rows: Sequence[set[Feature]], labels: Sequence[str], config: Config) -> tuple[list[dict[str, float]], list[set[str]]]:
-    """Each post's probabilities from a model trained on the other folds, and the labels that model
-    could not add to it whatever the threshold (see unsupported)."""
+def out_of_fold(posts: Sequence[dict[str, Any]], rows: Sequence[set[Feature]], labels: Sequence[str],
+                config: Config) -> tuple[list[dict[str, float]], list[set[str]], list[Scorer]]:
+    """Each post's probabilities from a model trained on the other folds, the labels that model
+    could not add to it whatever the threshold (see unsupported), and that model (for --errors)."""
     fold = folds_of(posts, config.folds, config.seed)
     probs: list[dict[str, float]] = [{} for _ in posts]
     vetoed: list[set[str]] = [set() for _ in posts]
+    models: list[Scorer] = [None] * len(posts)  # type: ignore[list-item]
     lowest = min(config.topic_grid + config.signal_grid)
     exclusions = _label_exclusions()
     for k in range(config.folds):
@@ -206,7 +209,8 @@ def out_of_fold(posts: Sequence[dict[str, Any]], rows: Sequence[set[Feature]], l
             if fold[n] == k:
                 probs[n] = scorer.probabilities(rows[n])
                 vetoed[n] = unsupported(scorer, rows[n], post_norm(posts[n]), {l for l, p in probs[n].items() if p >= lowest}, exclusions)
-    return probs, vetoed
+                models[n] = scorer
+    return probs, vetoed, models
 
 
 def _label_exclusions() -> dict[str, Any]:
@@ -311,6 +315,20 @@ def choose_thresholds(posts: Sequence[dict[str, Any]], probs: Sequence[dict[str,
     return thresholds, keeps, report
 
 
+def suppressed(got: set[str], likely: AbstractSet[str] = frozenset()) -> set[str]:
+    """`got` after check_in's suppression of congratulate (also when check_in is only likely)."""
+    return got - {"signal:congratulate"} if "signal:check_in" in got | likely else got
+
+
+def applied_labels(p: Mapping[str, float], fired: set[str], vetoed: set[str], labels: Sequence[str],
+                   thresholds: Mapping[str, float | None], keeps: Mapping[str, float]) -> set[str]:
+    """The labels the rules with the model give a post at these thresholds, as tag_post would
+    (check_in, applied or only likely, suppressing congratulate)."""
+    applied = {label for label in labels if combined(label, p[label], thresholds.get(label), fired, vetoed, keeps.get(label, 0.0))}
+    likely = {label for label in labels if thresholds.get(label) is not None and p[label] >= min(thresholds[label], SUPPRESS_AT)}
+    return suppressed(applied, likely)
+
+
 def cv_counts(posts: Sequence[dict[str, Any]], probs: Sequence[dict[str, float]], outcomes: Sequence[tuple[set[str], set[str]]],
               labels: Sequence[str], thresholds: Mapping[str, float | None], keeps: Mapping[str, float]) -> tuple[Counter, Counter]:
     """Out-of-fold tp/fp/fn per (group, language, label) of the rules alone and of the rules with
@@ -320,12 +338,8 @@ def cv_counts(posts: Sequence[dict[str, Any]], probs: Sequence[dict[str, float]]
     rules, both = Counter(), Counter()
     for post, p, (fired, vetoed) in zip(posts, probs, outcomes):
         gold = set(label for label, y in zip(labels, targets(post, labels)) if y)
-        applied = {label for label in labels if combined(label, p[label], thresholds.get(label), fired, vetoed, keeps.get(label, 0.0))}
-        likely = {label for label in labels if thresholds.get(label) is not None and p[label] >= min(thresholds[label], SUPPRESS_AT)}
         group = "extra" if post.get("extra") else "train" if post["set"].startswith(UNTUNED_PREFIX) else "old"
-        for counts, got in ((rules, set(fired)), (both, applied)):
-            if "signal:check_in" in got | (likely if counts is both else set()):
-                got = got - {"signal:congratulate"}
+        for counts, got in ((rules, suppressed(set(fired))), (both, applied_labels(p, fired, vetoed, labels, thresholds, keeps))):
             if "signal:check_in" in gold and "signal:congratulate" in got:
                 counts[(group, post["lang"], "sensitive congratulated", "n")] += 1
             for label in labels:
@@ -359,13 +373,37 @@ def cv_table(rules: Counter, both: Counter) -> list[str]:
 
 
 def cross_validate(posts: Sequence[dict[str, Any]], rows: Sequence[set[Feature]], labels: Sequence[str], config: Config) -> dict[str, Any]:
-    """Out-of-fold probabilities, thresholds chosen on the train_* posts, and the CV report."""
-    probs, refused = out_of_fold(posts, rows, labels, config)
+    """Out-of-fold probabilities, thresholds chosen on the train_* posts, the CV report, and per
+    post its out-of-fold misses (see misses)."""
+    probs, refused, models = out_of_fold(posts, rows, labels, config)
     outcomes = [(fired, vetoes(blocked, refused[n])) for n, (fired, blocked) in enumerate(rule_outcomes(posts))]
     chosen = [n for n, post in enumerate(posts) if post["set"].startswith(UNTUNED_PREFIX)] or list(range(len(posts)))
     thresholds, keeps, report = choose_thresholds([posts[n] for n in chosen], [probs[n] for n in chosen], [outcomes[n] for n in chosen], labels, config)
     return {"thresholds": thresholds, "keep": keeps, "cv": report, "table": cv_table(*cv_counts(posts, probs, outcomes, labels, thresholds, keeps)),
-            "threshold_posts": len(chosen)}
+            "threshold_posts": len(chosen), "misses": misses(posts, rows, probs, outcomes, models, labels, thresholds, keeps)}
+
+
+def misses(posts: Sequence[dict[str, Any]], rows: Sequence[set[Feature]], probs: Sequence[dict[str, float]],
+           outcomes: Sequence[tuple[set[str], set[str]]], models: Sequence[Scorer], labels: Sequence[str],
+           thresholds: Mapping[str, float | None], keeps: Mapping[str, float]) -> list[dict[str, Any]]:
+    """Per post the combination gets wrong out of fold: its false negatives and false positives,
+    each with its out-of-fold probability, whether the rules fired it, and the features of the
+    post's fold model that pushed the wrong way most (for error analysis; --errors)."""
+    out = []
+    for post, row, p, (fired, vetoed), model in zip(posts, rows, probs, outcomes, models):
+        gold = {label for label, y in zip(labels, targets(post, labels)) if y}
+        got = applied_labels(p, fired, vetoed, labels, thresholds, keeps)
+        wrong = []
+        for label in sorted((gold - got) | (got - gold)):
+            sign = -1 if label in gold else 1  # a miss was held down, a false label pushed up
+            out_at = model.labels.index(label)
+            pushed = sorted((-sign * w, name) for f in row & model.vocabulary if sign * (w := model.weight(f, out_at)) > 0 for name in [feature_name(f)])
+            wrong.append({"label": label, "kind": "FN" if label in gold else "FP", "p": round(p[label], 3), "rules": label in fired,
+                          "features": [f"{name} {-sign * w / SCALE:+.2f}" for w, name in pushed[:4]]})
+        if wrong:
+            out.append({"id": post["id"], "set": post["set"], "lang": post["lang"], "text": post_norm(post), "gold": sorted(gold),
+                        "got": sorted(got), "wrong": wrong})
+    return out
 
 
 def build(paths: Sequence[Path], config: Config = Config()) -> dict[str, Any]:
@@ -403,6 +441,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--cv-only", action="store_true", help="print the cross-validation report and write nothing")
     parser.add_argument("--set", action="append", default=[], metavar="NAME=VALUE", help="override a Config number (experiments)")
     parser.add_argument("--extra", action="append", default=[], type=Path, metavar="JSONL", help="train on this set too (experiments)")
+    parser.add_argument("--errors", type=Path, metavar="JSONL", help="with --cv-only: write each post's out-of-fold misses here")
     args = parser.parse_args(argv)
     start = time.process_time()
     overrides = {name: type(getattr(Config, name))(value) for name, _, value in (item.partition("=") for item in args.set)}
@@ -410,7 +449,10 @@ def main(argv: Sequence[str] | None = None) -> None:
     paths = training_files() + args.extra
     if args.cv_only:
         posts = [{**post, "extra": post["set"] in {path.name for path in args.extra}} for post in load_posts(paths)]
-        print("\n".join(cross_validate(posts, [post_features(post) for post in posts], model_labels(), config)["table"]))
+        cv = cross_validate(posts, [post_features(post) for post in posts], model_labels(), config)
+        print("\n".join(cv["table"]))
+        if args.errors:
+            args.errors.write_text("".join(json.dumps(miss, ensure_ascii=False) + "\n" for miss in cv["misses"]), encoding="utf-8")
         print(f"cross-validated on {len(posts)} posts ({time.process_time() - start:.1f} CPU s)")
         return
     data = build(paths, config)
