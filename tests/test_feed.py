@@ -67,6 +67,29 @@ def test_html_to_text_blocks_and_scripts():
     assert html_to_text("<p>a</p><p>b</p>") == "a\n\nb"
 
 
+@pytest.mark.parametrize("html, text", [
+    ("<p>hello</p></body><body><p>world</p>", "hello\n\nworld"),
+    ("lead</body><body>tail", "lead\n\ntail"),
+    ("<html><body>a</body><body>b</body></html>", "a b"),
+])
+def test_html_to_text_keeps_every_body_of_a_pasted_page(html, text):
+    # lxml.html raises AssertionError ("too many bodies") on these; it once failed a whole feed
+    assert html_to_text(html) == text
+
+
+def test_one_entry_with_two_bodies_loses_nothing():
+    items = "".join(
+        f"<item><guid>g{i}</guid><title>t{i}</title><link>https://example.com/{i}</link>"
+        f"<description>{body}</description></item>"
+        for i, body in enumerate(["ok one", "&lt;p&gt;x&lt;/p&gt;&lt;/body&gt;&lt;body&gt;&lt;p&gt;y&lt;/p&gt;",
+                                  "ok three"]))
+    rss = f'<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel><title>c</title>{items}</channel></rss>'
+    for body in (rss.encode(), rss.encode("utf-16")):  # the fast path, and feedparser's
+        _, entries = parse_feed(body)
+        assert [e.guid for e in entries] == ["g0", "g1", "g2"]
+        assert entries[1].text.split() == ["x", "y"]
+
+
 def test_snippet_cuts_cleanly():
     assert snippet("short") == "short"
     assert snippet("word " * 40, 20).endswith("…") and len(snippet("word " * 40, 20)) <= 21

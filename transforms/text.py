@@ -79,18 +79,34 @@ def _fragment_body(html: str) -> etree._Element | None:
     except (etree.LxmlError, ValueError):
         return None
     bodies = [] if root is None or root.tag != "html" else [e for e in root if e.tag == "body"]
+    if len(bodies) > 1:
+        return _joined_bodies(bodies)
     if len(bodies) != 1:
-        return _lxml_html_fragment(html)  # whatever lxml.html makes of it (it may raise)
+        return _lxml_html_fragment(html)  # whatever lxml.html makes of it
     body = bodies[0]
     if body.text and not body.text.strip():
         body.text = None  # fragment_fromstring keeps leading text only if it is more than spaces
     return body
 
 
+def _joined_bodies(bodies: list[etree._Element]) -> etree._Element:
+    """One root for a fragment that closes its <body> and opens another ("</body><body>", seen
+    in pasted pages): lxml.html refuses it (an AssertionError, which used to fail the whole
+    feed). Each body becomes a block of its own, so all of their text is kept, in order."""
+    root = etree.Element("div")
+    for body in bodies:
+        body.tag = "div"
+        body.tail = None
+        root.append(body)
+    return root
+
+
 def _lxml_html_fragment(html: str) -> etree._Element | None:
     try:
         return lxml.html.fragment_fromstring(html, create_parent="div")
-    except (etree.LxmlError, ValueError):
+    except (etree.LxmlError, ValueError, AssertionError):
+        # AssertionError: lxml.html asserts a page has one <body>. None makes the caller fall
+        # back to the text with its tags stripped: a post is never lost to its markup.
         return None
 
 
